@@ -1,0 +1,287 @@
+"""The array-module switch: the one place in npgan that knows NumPy from CuPy.
+
+Every other module asks this one for its array module::
+
+    from npgan import backend
+    xp = backend.get_backend()          # numpy or cupy
+    y = xp.maximum(x, 0)
+
+so the same layer, loss and optimiser code runs on the CPU (NumPy) and on an
+NVIDIA GPU (CuPy). A test fails if any other module of ``npgan`` imports
+numpy or cupy itself.
+
+What lives here
+---------------
+* ``set_backend("numpy" | "cupy")`` / ``get_backend()``; the default comes
+  from the environment variable ``NPGAN_BACKEND`` (``numpy`` when unset).
+* ``set_dtype`` / ``get_dtype``: the default float type (float32; float64
+  for gradient checks).
+* ``asarray`` (to the current backend, in the current dtype), ``to_numpy``
+  (always a host NumPy array), ``array_backend`` (which backend an array
+  belongs to) and ``check_array`` (the clear error a layer raises when it is
+  handed an array of the other backend or the wrong dtype).
+* One seeded random generator: ``seed(n)``, ``normal``, ``uniform``,
+  ``bernoulli``, ``integers``, ``permutation``, ``get_rng_state`` /
+  ``set_rng_state``.
+
+Randomness is drawn on the host and moved to the device. That costs a small
+host-to-device copy per draw (noise vectors, dropout masks) but buys two
+things a student can see: a seeded run draws the *same* numbers on the CPU
+and on the GPU, and the generator state is a plain dict that a checkpoint
+can save and restore on either backend.
+
+``host`` is NumPy itself, for the few places that read or write files
+(``.npz`` checkpoints, images), which are always host arrays.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy
+
+host = numpy  # host-side NumPy, for file I/O and plotting only
+
+__all__ = [
+    "BackendUnavailableError",
+    "BackendMismatchError",
+    "host",
+    "set_backend",
+    "get_backend",
+    "backend_name",
+    "available_backends",
+    "cupy_available",
+    "set_dtype",
+    "get_dtype",
+    "asarray",
+    "to_numpy",
+    "array_backend",
+    "check_array",
+    "synchronize",
+    "seed",
+    "normal",
+    "uniform",
+    "bernoulli",
+    "integers",
+    "permutation",
+    "get_rng_state",
+    "set_rng_state",
+]
+
+
+class BackendUnavailableError(RuntimeError):
+    """The requested array backend cannot be used on this machine."""
+
+
+class BackendMismatchError(TypeError):
+    """An array of the wrong backend or dtype was handed to npgan code."""
+
+
+_BACKENDS = ("numpy", "cupy")
+_DTYPES = {"float32": numpy.float32, "float64": numpy.float64}
+
+_state = {"name": "numpy", "xp": numpy, "dtype": numpy.dtype(numpy.float32)}
+_cupy_cache: dict = {}
+
+
+def _load_cupy():
+    """Import CuPy and make sure a CUDA device is usable; raise a clear error if not."""
+    if "module" in _cupy_cache:
+        return _cupy_cache["module"]
+    if "error" in _cupy_cache:
+        raise BackendUnavailableError(_cupy_cache["error"])
+    try:
+        import cupy  # noqa: PLC0415  (the one sanctioned cupy import)
+    except Exception as exc:  # ImportError, or a broken CUDA install raising at import
+        msg = (
+            "backend 'cupy' is unavailable: CuPy is not installed or failed to import "
+            f"({type(exc).__name__}: {exc}). Install it with: pip install -e '.[gpu]'"
+        )
+        _cupy_cache["error"] = msg
+        raise BackendUnavailableError(msg) from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+        if count < 1:
+            raise RuntimeError("0 CUDA devices found")
+        cupy.zeros(1).sum().item()  # a real round trip: driver, context and kernel launch
+    except Exception as exc:
+        msg = (
+            "backend 'cupy' is unavailable: CuPy is installed but no usable CUDA device "
+            f"was found ({type(exc).__name__}: {exc})"
+        )
+        _cupy_cache["error"] = msg
+        raise BackendUnavailableError(msg) from None
+    _cupy_cache["module"] = cupy
+    return cupy
+
+
+def cupy_available() -> bool:
+    """True when CuPy imports and a CUDA device answers."""
+    try:
+        _load_cupy()
+    except BackendUnavailableError:
+        return False
+    return True
+
+
+def available_backends() -> list:
+    """The backends usable on this machine, ``numpy`` first."""
+    return ["numpy"] + (["cupy"] if cupy_available() else [])
+
+
+def set_backend(name: str):
+    """Switch every npgan array operation to ``name`` ("numpy" or "cupy"); return the module.
+
+    Raises ``BackendUnavailableError`` (saying whether CuPy is missing or no CUDA
+    device is usable) before anything has changed.
+    """
+    if name not in _BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; expected one of {_BACKENDS}")
+    xp = numpy if name == "numpy" else _load_cupy()
+    _state["name"] = name
+    _state["xp"] = xp
+    return xp
+
+
+def get_backend():
+    """The current array module (``numpy`` or ``cupy``)."""
+    return _state["xp"]
+
+
+def backend_name() -> str:
+    return _state["name"]
+
+
+def set_dtype(dtype) -> None:
+    """Set the default float dtype: "float32" (default) or "float64" (gradient checks)."""
+    key = numpy.dtype(dtype).name
+    if key not in _DTYPES:
+        raise ValueError(f"unsupported dtype {dtype!r}; expected float32 or float64")
+    _state["dtype"] = numpy.dtype(key)
+
+
+def get_dtype():
+    """The current default float dtype (a ``numpy.dtype``; CuPy uses the same objects)."""
+    return _state["dtype"]
+
+
+def array_backend(x) -> str | None:
+    """"numpy", "cupy" or None (not an array) for ``x``."""
+    if isinstance(x, numpy.ndarray):
+        return "numpy"
+    mod = type(x).__module__
+    if mod.startswith("cupy"):
+        return "cupy"
+    return None
+
+
+def asarray(x, dtype=None):
+    """``x`` as an array of the current backend; floats cast to ``dtype`` (default: current)."""
+    xp = get_backend()
+    if dtype is None:
+        src = getattr(x, "dtype", None)
+        if src is not None and numpy.dtype(src).kind in "iub":
+            dtype = src  # integer labels stay integers
+        else:
+            dtype = get_dtype()
+    if array_backend(x) == "cupy" and xp is numpy:
+        x = x.get()
+    return xp.asarray(x, dtype=dtype)
+
+
+def to_numpy(x):
+    """A host NumPy array holding ``x`` (a copy only when ``x`` lives on the GPU)."""
+    if array_backend(x) == "cupy":
+        return x.get()
+    return numpy.asarray(x)
+
+
+def check_array(x, where: str, dtype=None, ndim=None) -> None:
+    """Raise a clear error unless ``x`` is an array of the current backend.
+
+    ``where`` names the caller (e.g. ``"Conv2D(3->8, k=3)"``) so the message
+    says which layer refused the input. With ``dtype`` the array must have that
+    float dtype; with ``ndim`` (an int or a tuple of ints) that many axes.
+    """
+    kind = array_backend(x)
+    current = backend_name()
+    if kind is None:
+        raise BackendMismatchError(
+            f"{where}: expected a {current} array, received {type(x).__name__}"
+        )
+    if kind != current:
+        raise BackendMismatchError(
+            f"{where}: expected a {current} array (the current backend), received a {kind} "
+            f"array; move it with npgan.backend.asarray(x) or switch with set_backend({kind!r})"
+        )
+    if dtype is not None and x.dtype != dtype:
+        raise BackendMismatchError(
+            f"{where}: expected dtype {numpy.dtype(dtype).name}, received {x.dtype.name}"
+        )
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.ndim not in allowed:
+            want = " or ".join(f"{n}-D" for n in allowed)
+            raise ValueError(f"{where}: expected a {want} input, received shape {tuple(x.shape)}")
+
+
+def synchronize() -> None:
+    """Wait for queued GPU work to finish (a no-op on NumPy); use before reading a timer."""
+    if _state["name"] == "cupy":
+        _state["xp"].cuda.get_current_device().synchronize()
+
+
+# --------------------------------------------------------------------------- randomness
+_rng = {"gen": numpy.random.default_rng(0)}
+
+
+def seed(n: int) -> None:
+    """Reseed npgan's one random generator (initialisers, noise, dropout, batches)."""
+    _rng["gen"] = numpy.random.default_rng(n)
+
+
+def _draw(values, dtype):
+    return asarray(values, dtype=dtype if dtype is not None else get_dtype())
+
+
+def normal(shape, mean=0.0, std=1.0, dtype=None):
+    """Draw N(mean, std^2) samples of ``shape`` in the current backend and dtype."""
+    return _draw(_rng["gen"].normal(mean, std, size=shape), dtype)
+
+
+def uniform(shape, low=0.0, high=1.0, dtype=None):
+    """Draw U[low, high) samples of ``shape`` in the current backend and dtype."""
+    return _draw(_rng["gen"].uniform(low, high, size=shape), dtype)
+
+
+def bernoulli(shape, p_one, dtype=None):
+    """0/1 samples that are 1 with probability ``p_one`` (dropout's keep mask)."""
+    return _draw(_rng["gen"].random(size=shape) < p_one, dtype)
+
+
+def integers(low, high, size):
+    """Integers in [low, high) as a host NumPy array (indices for batching)."""
+    return _rng["gen"].integers(low, high, size=size)
+
+
+def permutation(n: int):
+    """A random permutation of range(n) as a host NumPy array."""
+    return _rng["gen"].permutation(n)
+
+
+def get_rng_state() -> dict:
+    """The generator's full state (a plain dict, safe to put in a checkpoint)."""
+    return _rng["gen"].bit_generator.state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore a state returned by ``get_rng_state``."""
+    gen = numpy.random.default_rng()
+    gen.bit_generator.state = state
+    _rng["gen"] = gen
+
+
+# default backend from the environment, so `NPGAN_BACKEND=cupy pytest` just works
+_env = os.environ.get("NPGAN_BACKEND", "").strip().lower()
+if _env:
+    set_backend(_env)

@@ -1,0 +1,49 @@
+"""Files on disk: ``.npz`` archives written atomically, read with clear errors.
+
+A save never leaves a half-written file where the old one was: the archive is
+written to a temporary file in the same folder, flushed to disk, then renamed
+over the target (``os.replace`` is atomic on POSIX and Windows).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+
+from .backend import host
+
+
+def save_npz(path, arrays: dict) -> str:
+    """Write ``arrays`` (name -> host array) to ``path`` atomically; return the path."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            host.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def load_npz(path) -> dict:
+    """Read an archive written by ``save_npz`` into a dict of host arrays.
+
+    A missing file raises ``FileNotFoundError``; anything that is not a readable
+    ``.npz`` raises ``ValueError``; both name the file.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such checkpoint file: {path}")
+    try:
+        with host.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"cannot read {path} as an .npz archive: {exc}") from None

@@ -1,0 +1,15 @@
+"""Layers with hand-written forward and backward passes (``npgan.nn``)."""
+
+from .activations import LeakyReLU, ReLU, Sigmoid, Tanh, sigmoid
+from .container import Sequential
+from .conv import Conv2D, ConvTranspose2D
+from .dense import Dense
+from .dropout import Dropout
+from .module import Layer, Parameter
+from .normalization import BatchNorm
+from .shape import Flatten, Reshape
+
+__all__ = [
+    "Layer", "Parameter", "Dense", "Conv2D", "ConvTranspose2D", "ReLU", "LeakyReLU",
+    "Tanh", "Sigmoid", "sigmoid", "BatchNorm", "Dropout", "Flatten", "Reshape", "Sequential",
+]

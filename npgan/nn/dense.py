@@ -1,0 +1,56 @@
+"""Dense (fully connected) layer."""
+
+from __future__ import annotations
+
+from .init import init_weight_bias
+from .module import Layer, Parameter
+
+
+class Dense(Layer):
+    r"""Affine map ``y = x @ W + b``.
+
+    Shapes: x (N, D_in), W (D_in, D_out), b (D_out,), y (N, D_out).
+    (W is stored (in, out) so the forward pass reads like the math; PyTorch's
+    ``nn.Linear`` stores the transpose.)
+
+    Forward::
+
+        y[n, j] = sum_i x[n, i] W[i, j] + b[j]
+
+    Backward, given G = dL/dy of shape (N, D_out)::
+
+        dL/dx = G @ W.T            (N, D_in)
+        dL/dW = x.T @ G            (D_in, D_out)   accumulated into W.grad
+        dL/db = sum_n G[n, :]      (D_out,)        accumulated into b.grad
+
+    Cache: x (needed for dL/dW).
+
+    ``init`` picks the initialiser (see ``npgan.nn.init``); default PyTorch's.
+    """
+
+    _params = ("weight", "bias")
+
+    def __init__(self, in_features: int, out_features: int, init: str = "pytorch"):
+        super().__init__()
+        if in_features < 1 or out_features < 1:
+            raise ValueError(f"Dense: features must be positive, got {in_features}, {out_features}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        w, b = init_weight_bias(init, (in_features, out_features), (out_features,),
+                                fan_in=in_features, fan_out=out_features)
+        self.weight = Parameter(w, "weight")
+        self.bias = Parameter(b, "bias")
+
+    def forward(self, x, training: bool = True):
+        self._check_input(x, ndim=2, features=self.in_features)
+        self._cache = x
+        return x @ self.weight.data + self.bias.data
+
+    def backward(self, grad_out):
+        x = self._cached()
+        self._check_grad(grad_out, (x.shape[0], self.out_features))
+        self.weight.grad += x.T @ grad_out
+        self.bias.grad += grad_out.sum(axis=0)
+        return grad_out @ self.weight.data.T
+
+    def __repr__(self) -> str:
+        return f"Dense({self.in_features}->{self.out_features})"

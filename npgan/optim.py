@@ -1,0 +1,145 @@
+r"""Optimisers: SGD (momentum, Nesterov) and Adam, with PyTorch's exact update rules.
+
+Both read ``p.grad`` and update ``p.data`` in place, one parameter array at a
+time, writing into preallocated state buffers (``out=``) so a step allocates
+little. ``weight_decay`` is L2 regularisation added to the gradient
+(g <- g + wd * p), as in ``torch.optim.SGD`` / ``torch.optim.Adam``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from . import backend as B
+
+
+class Optimizer:
+    _lazy_state = False  # True where a state buffer is created on the first step (SGD)
+
+    def __init__(self, params, lr: float):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: received an empty parameter list")
+        if lr <= 0:
+            raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr}")
+        self.lr = float(lr)
+        self.t = 0  # steps taken
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.zero_grad()
+
+    def _slots(self):  # names of per-parameter state buffers
+        return ()
+
+    def state_dict(self) -> dict:
+        """Step count and every state buffer, as host arrays: ``{"t": ..., "m.0": ..., ...}``."""
+        out = {"t": B.host.asarray(self.t)}
+        for slot in self._slots():
+            for i, buf in enumerate(getattr(self, slot)):
+                if buf is not None:
+                    out[f"{slot}.{i}"] = B.to_numpy(buf)
+        return out
+
+    def load_state_dict(self, state: dict) -> None:
+        self.t = int(state["t"])
+        for slot in self._slots():
+            bufs = getattr(self, slot)
+            for i, p in enumerate(self.params):
+                key = f"{slot}.{i}"
+                if key in state:
+                    if tuple(state[key].shape) != tuple(p.data.shape):
+                        raise ValueError(f"{type(self).__name__}.load_state_dict: key {key!r} "
+                                         f"expects shape {tuple(p.data.shape)}, received "
+                                         f"{tuple(state[key].shape)}")
+                    bufs[i] = B.asarray(state[key], dtype=p.data.dtype)
+                elif self._lazy_state:
+                    bufs[i] = None
+                else:
+                    raise KeyError(f"{type(self).__name__}.load_state_dict: missing key {key!r}")
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent with optional (Nesterov) momentum.
+
+    With g = grad + wd * p and momentum mu (PyTorch, dampening 0)::
+
+        b <- g                 (first step)
+        b <- mu * b + g        (later steps)
+        d  = g + mu * b        (nesterov)   or   d = b   (plain momentum)
+        p <- p - lr * d
+
+    With mu = 0 this is plain p <- p - lr * g.
+    """
+
+    _lazy_state = True
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        if nesterov and momentum <= 0:
+            raise ValueError("SGD: nesterov needs momentum > 0")
+        self.momentum, self.nesterov, self.weight_decay = float(momentum), nesterov, float(weight_decay)
+        self.buf = [None] * len(self.params)
+
+    def _slots(self):
+        return ("buf",)
+
+    def step(self) -> None:
+        xp = B.get_backend()
+        self.t += 1
+        mu = self.momentum
+        for i, p in enumerate(self.params):
+            g = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
+            if mu:
+                if self.buf[i] is None:
+                    self.buf[i] = g.copy()
+                else:
+                    xp.multiply(self.buf[i], mu, out=self.buf[i])
+                    self.buf[i] += g
+                g = g + mu * self.buf[i] if self.nesterov else self.buf[i]
+            p.data -= self.lr * g
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma & Ba 2015) with bias correction, as in ``torch.optim.Adam``.
+
+    With g = grad + wd * p, at step t = 1, 2, ...::
+
+        m <- b1 * m + (1 - b1) * g
+        v <- b2 * v + (1 - b2) * g^2
+        p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+
+    DCGAN's recipe is lr = 2e-4, betas = (0.5, 0.999).
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        b1, b2 = betas
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise ValueError(f"Adam: betas must be in [0, 1), got {betas}")
+        self.betas, self.eps, self.weight_decay = (float(b1), float(b2)), float(eps), float(weight_decay)
+        xp = B.get_backend()
+        self.m = [xp.zeros_like(p.data) for p in self.params]
+        self.v = [xp.zeros_like(p.data) for p in self.params]
+
+    def _slots(self):
+        return ("m", "v")
+
+    def step(self) -> None:
+        xp = B.get_backend()
+        self.t += 1
+        b1, b2 = self.betas
+        step_size = self.lr / (1 - b1 ** self.t)
+        sqrt_bc2 = math.sqrt(1 - b2 ** self.t)
+        for p, m, v in zip(self.params, self.m, self.v):
+            g = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
+            xp.multiply(m, b1, out=m)
+            m += (1 - b1) * g
+            xp.multiply(v, b2, out=v)
+            v += (1 - b2) * (g * g)
+            denom = xp.sqrt(v)
+            denom /= sqrt_bc2
+            denom += self.eps
+            p.data -= step_size * (m / denom)
