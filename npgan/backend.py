@@ -175,8 +175,12 @@ def array_backend(x) -> str | None:
     return None
 
 
-def asarray(x, dtype=None):
-    """``x`` as an array of the current backend; floats cast to ``dtype`` (default: current)."""
+def asarray(x, dtype=None, copy: bool = False):
+    """``x`` as an array of the current backend; floats cast to ``dtype`` (default: current).
+
+    Without ``copy`` the result may share memory with ``x`` (no copy when ``x`` already
+    has the right backend and dtype); with ``copy=True`` it never does.
+    """
     xp = get_backend()
     if dtype is None:
         src = getattr(x, "dtype", None)
@@ -186,14 +190,18 @@ def asarray(x, dtype=None):
             dtype = get_dtype()
     if array_backend(x) == "cupy" and xp is numpy:
         x = x.get()
-    return xp.asarray(x, dtype=dtype)
+    return xp.array(x, dtype=dtype, copy=True) if copy else xp.asarray(x, dtype=dtype)
 
 
-def to_numpy(x):
-    """A host NumPy array holding ``x`` (a copy only when ``x`` lives on the GPU)."""
+def to_numpy(x, copy: bool = False):
+    """A host NumPy array holding ``x``.
+
+    Without ``copy`` a NumPy input is returned as is (a GPU array is always copied
+    to the host); with ``copy=True`` the result never shares memory with ``x``.
+    """
     if array_backend(x) == "cupy":
         return x.get()
-    return numpy.asarray(x)
+    return numpy.array(x, copy=True) if copy else numpy.asarray(x)
 
 
 def check_array(x, where: str, dtype=None, ndim=None) -> None:

@@ -38,7 +38,7 @@ class Optimizer:
         for slot in self._slots():
             for i, buf in enumerate(getattr(self, slot)):
                 if buf is not None:
-                    out[f"{slot}.{i}"] = B.to_numpy(buf)
+                    out[f"{slot}.{i}"] = B.to_numpy(buf, copy=True)
         return out
 
     def load_state_dict(self, state: dict) -> None:
@@ -52,7 +52,7 @@ class Optimizer:
                         raise ValueError(f"{type(self).__name__}.load_state_dict: key {key!r} "
                                          f"expects shape {tuple(p.data.shape)}, received "
                                          f"{tuple(state[key].shape)}")
-                    bufs[i] = B.asarray(state[key], dtype=p.data.dtype)
+                    bufs[i] = B.asarray(state[key], dtype=p.data.dtype, copy=True)
                 elif self._lazy_state:
                     bufs[i] = None
                 else:

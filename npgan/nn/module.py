@@ -113,10 +113,12 @@ class Layer:
 
     # -- state -----------------------------------------------------------------
     def state_dict(self) -> dict:
-        """Parameters and buffers as host NumPy arrays, keyed by dotted names."""
-        out = {name: B.to_numpy(p.data) for name, p in self.named_parameters()}
+        """Copies of the parameters and buffers as host NumPy arrays, keyed by dotted names.
+
+        A snapshot: later training does not change it."""
+        out = {name: B.to_numpy(p.data, copy=True) for name, p in self.named_parameters()}
         for name, attr, owner in self.named_buffers():
-            out[name] = B.to_numpy(getattr(owner, attr))
+            out[name] = B.to_numpy(getattr(owner, attr), copy=True)
         return out
 
     def load_state_dict(self, state: dict) -> None:
@@ -127,7 +129,7 @@ class Layer:
         is changed.
         """
         params = dict(self.named_parameters())
-        buffers = {name: (attr, owner) for name, attr, owner in self.named_buffers()}
+        buffers = {name: (owner, attr) for name, attr, owner in self.named_buffers()}
         expected = set(params) | set(buffers)
         missing = sorted(expected - set(state))
         extra = sorted(set(state) - expected)
@@ -146,12 +148,12 @@ class Layer:
         for name in sorted(expected):
             if name in params:
                 p = params[name]
-                p.data = B.asarray(state[name], dtype=p.data.dtype)
+                p.data = B.asarray(state[name], dtype=p.data.dtype, copy=True)
                 p.grad = B.get_backend().zeros_like(p.data)
             else:
-                attr, owner = buffers[name]
+                owner, attr = buffers[name]
                 old = getattr(owner, attr)
-                setattr(owner, attr, B.asarray(state[name], dtype=old.dtype))
+                setattr(owner, attr, B.asarray(state[name], dtype=old.dtype, copy=True))
 
     def save(self, path) -> str:
         """Write ``state_dict()`` to an ``.npz`` file atomically (temp file, then rename)."""

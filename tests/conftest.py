@@ -1,0 +1,55 @@
+"""Shared fixtures: every test that takes ``backend_name`` runs once per usable backend.
+
+CuPy cases are skipped with a reason when CuPy is missing or no CUDA device
+answers (CI), and run for real where a GPU is at hand
+(``NPGAN_BACKEND`` does not need to be set for that).
+"""
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from npgan import backend as B
+
+settings.register_profile(
+    "npgan",
+    deadline=None,
+    max_examples=25,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile("npgan")
+
+_CUPY_REASON = None
+try:
+    B._load_cupy()
+except B.BackendUnavailableError as exc:  # record why, for the skip message
+    _CUPY_REASON = str(exc)
+
+BACKENDS = [
+    "numpy",
+    pytest.param("cupy", marks=pytest.mark.skipif(_CUPY_REASON is not None,
+                                                  reason=_CUPY_REASON or "")),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_name(request):
+    """Run the test under each usable backend, restoring the previous one afterwards."""
+    previous = B.backend_name()
+    B.set_backend(request.param)
+    yield request.param
+    B.set_backend(previous)
+
+
+@pytest.fixture
+def f64(backend_name):
+    """float64 on each backend, seeded: the setting for gradient checks."""
+    B.set_dtype("float64")
+    B.seed(1234)
+    yield backend_name
+    B.set_dtype("float32")
+
+
+@pytest.fixture(autouse=True)
+def _restore_dtype():
+    yield
+    B.set_dtype("float32")

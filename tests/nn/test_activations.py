@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from npgan import backend as B
+from npgan import nn
+
+from helpers import assert_grads_ok
+
+shapes = st.lists(st.integers(1, 4), min_size=1, max_size=4).map(tuple)
+
+
+def away_from_zero(x):
+    """Move inputs off the kink at 0 so central differences are valid there."""
+    xp = B.get_backend()
+    return xp.where(abs(x) < 1e-3, x + 0.01, x)
+
+
+@given(shape=shapes, slope=st.floats(0.0, 0.5))
+def test_relu_family_gradients(f64, shape, slope):
+    x = away_from_zero(B.normal(shape))
+    assert_grads_ok(nn.ReLU(), x)
+    assert_grads_ok(nn.LeakyReLU(slope), x)
+
+
+@given(shape=shapes, scale=st.floats(0.1, 5.0))
+def test_tanh_sigmoid_gradients(f64, shape, scale):
+    x = B.normal(shape) * scale
+    assert_grads_ok(nn.Tanh(), x)
+    assert_grads_ok(nn.Sigmoid(), x)
+
+
+def test_activation_values(f64):
+    x = B.asarray(np.array([[-2.0, -0.5, 0.5, 3.0]]))
+    np.testing.assert_allclose(B.to_numpy(nn.ReLU()(x)), [[0, 0, 0.5, 3.0]])
+    np.testing.assert_allclose(B.to_numpy(nn.LeakyReLU(0.2)(x)), [[-0.4, -0.1, 0.5, 3.0]])
+    xn = B.to_numpy(x)
+    np.testing.assert_allclose(B.to_numpy(nn.Tanh()(x)), np.tanh(xn), rtol=1e-14)
+    np.testing.assert_allclose(B.to_numpy(nn.Sigmoid()(x)), 1 / (1 + np.exp(-xn)), rtol=1e-14)
+
+
+def test_sigmoid_is_finite_for_huge_inputs(backend_name):
+    x = B.asarray(np.array([-1e4, -100.0, 0.0, 100.0, 1e4]))
+    y = B.to_numpy(nn.Sigmoid()(x))
+    assert np.isfinite(y).all()
+    np.testing.assert_allclose(y, [0, 0, 0.5, 1, 1], atol=1e-30)
+
+
+def test_activation_rejects_integer_input(backend_name):
+    with pytest.raises(B.BackendMismatchError, match=r"ReLU\(\): expected a floating-point input"):
+        nn.ReLU()(B.asarray(np.arange(3)))

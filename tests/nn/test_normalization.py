@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from npgan import backend as B
+from npgan import nn
+
+from helpers import assert_grads_ok
+
+
+@given(n=st.integers(2, 5), c=st.integers(1, 4), spatial=st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))),
+       training=st.booleans())
+def test_batchnorm_gradients_train_and_eval(f64, n, c, spatial, training):
+    bn = nn.BatchNorm(c)
+    shape = (n, c) if spatial is None else (n, c) + spatial
+    bn.weight.data = B.normal((c,)) + 1.0
+    bn.bias.data = B.normal((c,))
+    bn.running_mean = B.normal((c,))
+    bn.running_var = B.uniform((c,), 0.5, 2.0)
+    x = B.normal(shape) * 2 + 1
+    assert_grads_ok(bn, x, training=training)
+
+
+def test_batchnorm_training_normalises_and_updates_running_stats(f64):
+    bn = nn.BatchNorm(3, momentum=0.1)
+    x = B.normal((8, 3, 4, 5)) * 3 + 2
+    y = B.to_numpy(bn.forward(x, training=True))
+    np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-12)
+    np.testing.assert_allclose(y.var(axis=(0, 2, 3)), 1, rtol=1e-4)
+    xn = B.to_numpy(x)
+    m = 8 * 4 * 5
+    np.testing.assert_allclose(B.to_numpy(bn.running_mean), 0.1 * xn.mean(axis=(0, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(B.to_numpy(bn.running_var),
+                               0.9 + 0.1 * xn.var(axis=(0, 2, 3)) * m / (m - 1), rtol=1e-12)
+
+
+def test_batchnorm_eval_uses_running_stats(f64):
+    bn = nn.BatchNorm(2, momentum=0.5)
+    x = B.normal((64, 2)) * 4 - 3
+    for _ in range(60):  # running statistics converge to the batch's
+        bn.forward(x, training=True)
+    rm, rv = B.to_numpy(bn.running_mean).copy(), B.to_numpy(bn.running_var).copy()
+    y_eval = B.to_numpy(bn.forward(x, training=False))
+    # eval neither updates the statistics nor depends on the batch
+    np.testing.assert_array_equal(B.to_numpy(bn.running_mean), rm)
+    y_one = B.to_numpy(bn.forward(x[:1], training=False))
+    np.testing.assert_allclose(y_one, y_eval[:1], rtol=1e-12)
+    np.testing.assert_allclose(y_eval, (B.to_numpy(x) - rm) / np.sqrt(rv + 1e-5), rtol=1e-10)
+    y_train = B.to_numpy(bn.forward(x, training=True))
+    # unbiased running variance vs biased batch variance: close but not equal
+    assert np.abs(y_eval - y_train).max() < 0.05
+    assert np.abs(y_eval - y_train).max() > 1e-6
+
+
+def test_batchnorm_errors(backend_name):
+    bn = nn.BatchNorm(3)
+    with pytest.raises(ValueError, match=r"more than 1 value per channel"):
+        bn.forward(B.normal((1, 3)))
+    with pytest.raises(ValueError, match=r"BatchNorm\(3\): expected input shape \(N, 3, H, W\)"):
+        bn.forward(B.normal((4, 2, 5, 5)))
+    with pytest.raises(ValueError, match="expected a 2-D or 4-D input"):
+        bn.forward(B.normal((4, 3, 5)))

@@ -1,0 +1,24 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from npgan import backend as B
+from npgan import nn
+
+from helpers import assert_grads_ok
+
+
+@given(n=st.integers(1, 4), c=st.integers(1, 3), h=st.integers(1, 4), w=st.integers(1, 4))
+def test_flatten_reshape_gradients(f64, n, c, h, w):
+    x = B.normal((n, c, h, w))
+    y = nn.Flatten()(x)
+    assert y.shape == (n, c * h * w)
+    assert_grads_ok(nn.Flatten(), x)
+    assert_grads_ok(nn.Reshape((c, h, w)), y)
+    np.testing.assert_array_equal(B.to_numpy(nn.Reshape((c, h, w))(y)), B.to_numpy(x))
+
+
+def test_reshape_error_names_layer(backend_name):
+    with pytest.raises(ValueError, match=r"Reshape\(\(2, 3\)\): expected \(N, ...\) with 6 values per sample"):
+        nn.Reshape((2, 3))(B.normal((4, 5)))
