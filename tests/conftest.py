@@ -13,7 +13,7 @@ from npgan import backend as B
 settings.register_profile(
     "npgan",
     deadline=None,
-    max_examples=25,
+    max_examples=100,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 settings.load_profile("npgan")

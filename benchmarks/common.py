@@ -1,0 +1,67 @@
+"""Shared timing helpers for the benchmarks (thread pinning, warm-up, synchronised medians, load)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+# run from a source checkout without installing (as on the GPU machine): PYTHONPATH is not needed
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def pin_threads(n: int) -> None:
+    """Limit BLAS/OpenMP threads; must run before numpy (or torch) is imported."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+
+
+def cpu_busy_seconds() -> float:
+    """Total busy CPU seconds of the machine so far (from /proc/stat); NaN where unavailable."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [float(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return float("nan")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+class LoadMeter:
+    """CPU used by *other* processes while timing, as a fraction of the machine's cores."""
+
+    def __enter__(self):
+        self.wall, self.busy, self.own = time.perf_counter(), cpu_busy_seconds(), own_cpu_seconds()
+        return self
+
+    def __exit__(self, *exc):
+        wall = time.perf_counter() - self.wall
+        other = (cpu_busy_seconds() - self.busy) - (own_cpu_seconds() - self.own)
+        self.other_load = max(other, 0.0) / (wall * (os.cpu_count() or 1))
+        return False
+
+
+def time_fn(fn, sync=lambda: None, repeat: int = 20, warmup: int = 3) -> float:
+    """Median wall time of fn() in seconds, after warm-up, synchronising the device each call."""
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def machine_line() -> str:
+    import platform
+    return f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {sys.version.split()[0]}"
