@@ -186,5 +186,5 @@ def gradcheck_loss(loss_fn, logits, targets, eps: float = 1e-6, max_checks=None,
     num, count = numerical_gradient(lambda: loss_fn(logits, targets)[0], logits, eps, max_checks, seed)
     name = getattr(loss_fn, "__name__", "loss")
     report = GradcheckReport(name)
-    report.rows.append(compare("logits", analytic, num, count))
+    report.rows.append(compare("input", analytic, num, count))
     return report

@@ -143,3 +143,8 @@ class Adam(Optimizer):
             denom /= sqrt_bc2
             denom += self.eps
             p.data -= step_size * (m / denom)
+
+
+def grad_norm(params) -> float:
+    """Global L2 norm of the gradients: sqrt(sum over parameters of sum(grad^2))."""
+    return math.sqrt(sum(float((p.grad * p.grad).sum()) for p in params))

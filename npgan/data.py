@@ -1,0 +1,93 @@
+"""Built-in data sets, generated on the fly from npgan's seeded generator (nothing is downloaded).
+
+=============  ==========================================================  ======
+name           distribution                                                modes
+=============  ==========================================================  ======
+``gauss1d``    N(4, 0.5^2): the 1-D toy of Goodfellow et al. (2014)        1
+``ring8``      8 Gaussians, means on the unit circle, std 0.01             8
+               (the ring of VEEGAN and PacGAN)
+``grid25``     25 Gaussians, means on {-4, -2, 0, 2, 4}^2, std 0.05        25
+               (the grid of VEEGAN and PacGAN)
+``bimodal1d``  0.5 N(-2, 0.3^2) + 0.5 N(2, 0.3^2): the smallest case of     2
+               mode collapse, and a p_data whose optimal D* is interesting
+=============  ==========================================================  ======
+
+Every set draws samples as arrays of the current backend and dtype, shaped
+(n, dim), and knows its density where it has one (for the 1-D figures).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from . import backend as B
+
+
+@dataclass(frozen=True)
+class MixtureData:
+    """An equal-weight mixture of isotropic Gaussians with the given means and std."""
+
+    name: str
+    means: tuple  # tuple of tuples, one per mode
+    std: float
+    description: str = ""
+
+    @property
+    def dim(self) -> int:
+        return len(self.means[0])
+
+    @property
+    def n_modes(self) -> int:
+        return len(self.means)
+
+    def modes(self):
+        """The mode centres as a host array (n_modes, dim)."""
+        return B.host.asarray(self.means, dtype=B.host.float64)
+
+    def sample(self, n: int):
+        """n samples, (n, dim), in the current backend and dtype."""
+        if n < 1:
+            raise ValueError(f"{self.name}: n must be positive, got {n}")
+        which = B.integers(0, self.n_modes, n)
+        centres = B.asarray(self.modes()[which])
+        return centres + B.normal((n, self.dim), 0.0, self.std)
+
+    def density(self, x):
+        """p_data(x) for 1-D sets, evaluated on a host array of points."""
+        if self.dim != 1:
+            raise ValueError(f"{self.name}: density is provided for 1-D data only")
+        x = B.host.asarray(x, dtype=B.host.float64)
+        norm = 1.0 / (self.std * math.sqrt(2 * math.pi) * self.n_modes)
+        return sum(norm * B.host.exp(-0.5 * ((x - m[0]) / self.std) ** 2) for m in self.means)
+
+    def cdf_inverse(self, u):
+        """F^-1(u) for the single-Gaussian 1-D set (the generator's ideal transform of noise)."""
+        if self.dim != 1 or self.n_modes != 1:
+            raise ValueError(f"{self.name}: inverse CDF is provided for a single 1-D Gaussian only")
+        from statistics import NormalDist
+        nd = NormalDist(self.means[0][0], self.std)
+        return B.host.vectorize(nd.inv_cdf)(B.host.clip(B.host.asarray(u, dtype=float), 1e-12, 1 - 1e-12))
+
+
+def _ring(k=8, radius=1.0):
+    return tuple((radius * math.cos(2 * math.pi * i / k), radius * math.sin(2 * math.pi * i / k))
+                 for i in range(k))
+
+
+DATASETS = {
+    "gauss1d": MixtureData("gauss1d", ((4.0,),), 0.5, "N(4, 0.5^2), the 2014 paper's 1-D toy"),
+    "bimodal1d": MixtureData("bimodal1d", ((-2.0,), (2.0,)), 0.3, "two 1-D Gaussians at -2 and 2"),
+    "ring8": MixtureData("ring8", _ring(), 0.01, "8 Gaussians on the unit circle, std 0.01"),
+    "grid25": MixtureData("grid25", tuple((float(a), float(b)) for a in range(-4, 5, 2)
+                                          for b in range(-4, 5, 2)), 0.05,
+                          "25 Gaussians on {-4,-2,0,2,4}^2, std 0.05"),
+}
+
+
+def get_dataset(name: str) -> MixtureData:
+    """The built-in data set called ``name``; a ``ValueError`` listing the names otherwise."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown data set {name!r}; choose from {', '.join(sorted(DATASETS))}") from None

@@ -1,0 +1,81 @@
+"""What every trainer shares: the noise prior, sampling, and whole-state checkpoints."""
+
+from __future__ import annotations
+
+import json
+
+from .. import backend as B
+from ..io import load_npz, save_npz
+
+NOISE = ("normal", "uniform")
+
+
+class Trainer:
+    """Base class. Subclasses set ``self.generator``, ``self.latent_dim`` and list their
+    networks and optimisers in ``_parts()`` as (prefix, object) pairs."""
+
+    def __init__(self, generator, latent_dim: int, noise: str = "normal"):
+        if noise not in NOISE:
+            raise ValueError(f"unknown noise prior {noise!r}; expected one of {NOISE}")
+        if latent_dim < 1:
+            raise ValueError(f"latent_dim must be positive, got {latent_dim}")
+        self.generator = generator
+        self.latent_dim = int(latent_dim)
+        self.noise = noise
+        self.step = 0  # training steps taken
+
+    def _parts(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def sample_noise(self, n: int):
+        """z ~ p_z: N(0, I) or U[-1, 1]^latent_dim, (n, latent_dim)."""
+        if self.noise == "normal":
+            return B.normal((n, self.latent_dim))
+        return B.uniform((n, self.latent_dim), -1.0, 1.0)
+
+    def sample(self, n: int, z=None):
+        """n generated samples G(z) in eval mode (BatchNorm uses its running statistics)."""
+        z = self.sample_noise(n) if z is None else z
+        return self.generator.forward(z, training=False)
+
+    # -- checkpoints -----------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything needed to continue training exactly: networks, optimisers, step, RNG."""
+        out = {}
+        for prefix, part in self._parts():
+            for k, v in part.state_dict().items():
+                out[f"{prefix}.{k}"] = v
+        out["step"] = B.host.asarray(self.step)
+        out["rng"] = B.host.asarray(json.dumps(B.get_rng_state()))
+        return out
+
+    def load_state_dict(self, state: dict) -> None:
+        for prefix, part in self._parts():
+            sub = {k[len(prefix) + 1:]: v for k, v in state.items() if k.startswith(prefix + ".")}
+            part.load_state_dict(sub)
+        self.step = int(state["step"])
+        B.set_rng_state(json.loads(str(state["rng"])))
+
+    def save(self, path, config: dict | None = None) -> str:
+        """Write the training state (and a JSON ``config`` to rebuild it) atomically to ``path``."""
+        state = self.state_dict()
+        state["config"] = B.host.asarray(json.dumps(config or {}))
+        return save_npz(path, state)
+
+    def load(self, path) -> dict:
+        """Restore a state written by ``save``; returns its config."""
+        state = load_npz(path)
+        for key in ("step", "rng"):
+            if key not in state:
+                raise KeyError(f"{path}: not a training checkpoint (missing key {key!r})")
+        config = json.loads(str(state.pop("config", "{}")))
+        self.load_state_dict(state)
+        return config
+
+
+def read_config(path) -> dict:
+    """The JSON config stored in a checkpoint written by ``Trainer.save``."""
+    state = load_npz(path)
+    if "config" not in state:
+        raise KeyError(f"{path}: not a training checkpoint (missing key 'config')")
+    return json.loads(str(state["config"]))
