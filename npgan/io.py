@@ -7,6 +7,7 @@ over the target (``os.replace`` is atomic on POSIX and Windows).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import zipfile
@@ -14,15 +15,20 @@ import zipfile
 from .backend import host
 
 
-def save_npz(path, arrays: dict) -> str:
-    """Write ``arrays`` (name -> host array) to ``path`` atomically; return the path."""
+@contextlib.contextmanager
+def atomic_write(path, mode: str = "wb"):
+    """Open a temporary file beside ``path``; on success rename it over ``path``.
+
+    If the body raises, the temporary file is removed and ``path`` is untouched.
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    suffix = os.path.splitext(path)[1]
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
     try:
-        with os.fdopen(fd, "wb") as f:
-            host.savez(f, **arrays)
+        with os.fdopen(fd, mode) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -30,7 +36,20 @@ def save_npz(path, arrays: dict) -> str:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-    return path
+
+
+def save_npz(path, arrays: dict) -> str:
+    """Write ``arrays`` (name -> host array) to ``path`` atomically; return the path."""
+    with atomic_write(path) as f:
+        host.savez(f, **arrays)
+    return os.fspath(path)
+
+
+def save_npy(path, array) -> str:
+    """Write one host array to a ``.npy`` file atomically; return the path."""
+    with atomic_write(path) as f:
+        host.save(f, array)
+    return os.fspath(path)
 
 
 def load_npz(path) -> dict:

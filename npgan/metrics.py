@@ -56,8 +56,10 @@ def mmd2(samples, data, bandwidths=DEFAULT_BANDWIDTHS) -> float:
     return _mmd2(B.asarray(samples), B.asarray(data), bandwidths)[0]
 
 
-def evaluate(samples, dataset, n_data: int = 2500) -> dict:
-    """All metrics that apply to ``dataset`` for ``samples`` (mode metrics where modes are known)."""
+def evaluate(samples, dataset, n_mmd: int = 2500) -> dict:
+    """Mode metrics on all ``samples``, and MMD^2 between the first ``n_mmd`` of them and as
+    many fresh data samples (MMD^2 costs O(n^2): training logs use a smaller n_mmd)."""
     out = mode_metrics(samples, dataset.modes(), dataset.std)
-    out["mmd2"] = mmd2(samples, dataset.sample(n_data))
+    n = min(n_mmd, samples.shape[0])
+    out["mmd2"] = mmd2(samples[:n], dataset.sample(n))
     return out

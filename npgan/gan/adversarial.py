@@ -86,37 +86,52 @@ class GAN(Trainer):
     def _d_logits(self, x):
         return self.discriminator.forward(pack_samples(x, self.pack), training=True)
 
-    def discriminator_step(self, real) -> dict:
-        """One update of D on a real minibatch and as many fakes: minimise L_D = -V."""
+    def discriminator_gradients(self, real, z=None) -> dict:
+        """L_D = l(D(x), 1 - s) + l(D(G(z)), 0) and its gradients in D's ``.grad`` (zeroed first)."""
         D, G = self.discriminator, self.generator
-        fake = G.forward(self.sample_noise(real.shape[0]), training=True)
-        self.d_opt.zero_grad()
+        z = self.sample_noise(real.shape[0]) if z is None else z
+        fake = G.forward(z, training=True)
+        D.zero_grad()
         logit_real = self._d_logits(real)
         loss_real, g = sigmoid_cross_entropy(logit_real, 1.0 - self.label_smoothing)
-        D.backward(g)
+        D.backward(g)  # backward right after its forward: the layers cache one pass
         logit_fake = self._d_logits(fake)
         loss_fake, g = sigmoid_cross_entropy(logit_fake, 0.0)
-        D.backward(g)
-        norm = grad_norm(D.parameters())
-        self.d_opt.step()
+        D.backward(g)  # adds to the real pass's gradients
         sig = lambda v: float((0.5 * (1 + B.get_backend().tanh(0.5 * v))).mean())  # noqa: E731
-        return {"d_loss": loss_real + loss_fake, "d_real": sig(logit_real), "d_fake": sig(logit_fake),
-                "d_grad_norm": norm}
+        return {"d_loss": loss_real + loss_fake, "d_real": sig(logit_real), "d_fake": sig(logit_fake)}
 
-    def generator_step(self, batch_size: int) -> dict:
-        """One update of G through a fixed D, with the minimax or the non-saturating loss."""
+    def discriminator_step(self, real) -> dict:
+        """One update of D on a real minibatch and as many fakes: minimise L_D = -V."""
+        stats = self.discriminator_gradients(real)
+        stats["d_grad_norm"] = grad_norm(self.discriminator.parameters())
+        self.d_opt.step()
+        return stats
+
+    def generator_gradients(self, batch_size: int, z=None) -> float:
+        """L_G (minimax or non-saturating) and its gradients in G's ``.grad`` (zeroed first).
+
+        D's ``.grad`` also receives gradients on the way (they are cleared before D's next
+        update); its parameters are not changed.
+        """
         D, G = self.discriminator, self.generator
-        self.g_opt.zero_grad()
-        fake = G.forward(self.sample_noise(batch_size), training=True)
+        G.zero_grad()
+        z = self.sample_noise(batch_size) if z is None else z
+        fake = G.forward(z, training=True)
         logits = self._d_logits(fake)
         if self.loss == "non_saturating":
             g_loss, g = sigmoid_cross_entropy(logits, 1.0)          # -log D(G(z))
         else:
             neg, g = sigmoid_cross_entropy(logits, 0.0)             # -log(1 - D(G(z)))
             g_loss, g = -neg, -g                                   # log(1 - D(G(z)))
-        grad_fake = unpack_grad(D.backward(g), fake.shape)
+        grad_fake = unpack_grad(D.backward(g), fake.shape)         # dL_G / dG(z)
         G.backward(grad_fake)
-        norm = grad_norm(G.parameters())
+        return g_loss
+
+    def generator_step(self, batch_size: int) -> dict:
+        """One update of G through a fixed D, with the minimax or the non-saturating loss."""
+        g_loss = self.generator_gradients(batch_size)
+        norm = grad_norm(self.generator.parameters())
         self.g_opt.step()
         return {"g_loss": g_loss, "g_grad_norm": norm}
 

@@ -28,15 +28,21 @@ class MMDTrainer(Trainer):
     def _parts(self):
         return [("G", self.generator), ("opt_g", self.g_opt)]
 
+    def generator_gradients(self, real_batch, z=None) -> float:
+        """MMD^2(G(z), real_batch) and its gradients in G's ``.grad`` (zeroed first)."""
+        G = self.generator
+        G.zero_grad()
+        z = self.sample_noise(real_batch.shape[0]) if z is None else z
+        fake = G.forward(z, training=True)
+        value, grad = mmd2(fake, real_batch, self.bandwidths)
+        G.backward(grad)
+        return value
+
     def train_step(self, real_batch) -> dict:
         """One generator update on MMD^2(G(z), real_batch) with as many fakes as real rows."""
         B.check_array(real_batch, "MMDTrainer.train_step", ndim=2)
-        G = self.generator
-        self.g_opt.zero_grad()
-        fake = G.forward(self.sample_noise(real_batch.shape[0]), training=True)
-        value, grad = mmd2(fake, real_batch, self.bandwidths)
-        G.backward(grad)
-        norm = grad_norm(G.parameters())
+        value = self.generator_gradients(real_batch)
+        norm = grad_norm(self.generator.parameters())
         self.g_opt.step()
         self.step += 1
         return {"step": self.step, "mmd2": value, "g_grad_norm": norm}

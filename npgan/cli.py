@@ -1,0 +1,131 @@
+"""Command line: ``npgan train | sample | evaluate`` (also ``python -m npgan``).
+
+Bad input (an unknown data set, a negative step count, an unreadable
+checkpoint, a backend that is not available) ends with one line on stderr,
+``npgan: error: ...``, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import backend as B
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not usage + message
+        self.exit(2, f"npgan: error: {message}\n")
+
+
+def _positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _parser():
+    ap = _Parser(prog="npgan", description="Train and sample GANs built from scratch.")
+    ap.add_argument("--backend", choices=["numpy", "cupy"], default=None,
+                    help="array backend (default: $NPGAN_BACKEND or numpy)")
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a generator on a built-in data set")
+    t.add_argument("--data", help="ring8 (default), grid25, gauss1d or bimodal1d")
+    t.add_argument("--out", help="run directory (checkpoint, metrics.jsonl, PNGs)")
+    t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its checkpoint")
+    t.add_argument("--trainer", choices=["gan", "mmd"], help="adversarial (default) or direct MMD")
+    t.add_argument("--steps", type=_positive_int, help="total training steps (default 12000)")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--loss", choices=["non_saturating", "minimax"], help="generator loss")
+    t.add_argument("--d-steps", type=_positive_int, help="discriminator steps per generator step (k)")
+    t.add_argument("--pack", type=_positive_int, help="PacGAN packing degree m")
+    t.add_argument("--label-smoothing", type=float, help="one-sided: real targets 1 - s")
+    t.add_argument("--noise", choices=["normal", "uniform"])
+    t.add_argument("--batch-size", type=_positive_int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--lr-decay", choices=["linear", "none"])
+    t.add_argument("--latent-dim", type=_positive_int)
+    t.add_argument("--hidden", type=_positive_int)
+    t.add_argument("--depth", type=_positive_int)
+    t.add_argument("--log-every", type=_positive_int)
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("sample", help="draw samples from a checkpoint into a .npy file")
+    s.add_argument("checkpoint")
+    s.add_argument("-n", type=_positive_int, default=2500)
+    s.add_argument("-o", "--output", default="samples.npy")
+    s.add_argument("--seed", type=int, default=0)
+
+    e = sub.add_parser("evaluate", help="print a checkpoint's sample metrics as JSON")
+    e.add_argument("checkpoint")
+    e.add_argument("-n", type=_positive_int, default=2500)
+    e.add_argument("--seed", type=int, default=0)
+    return ap
+
+
+_TRAIN_KEYS = ("data", "trainer", "steps", "seed", "loss", "d_steps", "pack", "label_smoothing",
+               "noise", "batch_size", "lr", "lr_decay", "latent_dim", "hidden", "depth", "log_every")
+
+
+def _train(args):
+    from .gan.base import read_config
+    from .gan.runner import make_config, train
+    if args.resume:
+        out = args.resume
+        cfg = read_config(f"{out}/checkpoint.npz")
+        if args.steps:
+            cfg["steps"] = args.steps
+        cfg = make_config(**cfg)
+    else:
+        if not args.out:
+            raise ValueError("train needs --out DIR (or --resume DIR)")
+        out = args.out
+        cfg = make_config(**{k: getattr(args, k) for k in _TRAIN_KEYS})
+    final = train(cfg, out, resume=bool(args.resume), progress=not args.no_progress)
+    print(json.dumps({k: final[k] for k in ("step", "modes", "n_modes", "high_quality", "reverse_kl", "mmd2")
+                      if k in final}))
+    print(f"wrote {out}/checkpoint.npz, {out}/metrics.jsonl, {out}/samples.png, {out}/losses.png")
+
+
+def _sample(args):
+    from .gan.runner import load_run
+    from .io import save_npy
+    trainer, _, _ = load_run(args.checkpoint)
+    B.seed(args.seed)
+    save_npy(args.output, B.to_numpy(trainer.sample(args.n)))
+    print(f"wrote {args.n} samples to {args.output}")
+
+
+def _evaluate(args):
+    from .gan.runner import load_run
+    from .metrics import evaluate
+    trainer, ds, _ = load_run(args.checkpoint)
+    B.seed(args.seed)
+    result = evaluate(trainer.sample(args.n), ds, n_mmd=args.n)
+    print(json.dumps({"checkpoint": args.checkpoint, "step": trainer.step, **result}))
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.backend:
+            B.set_backend(args.backend)
+        {"train": _train, "sample": _sample, "evaluate": _evaluate}[args.command](args)
+    except (ValueError, KeyError, OSError, RuntimeError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"npgan: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("npgan: interrupted (the last checkpoint is intact; continue with --resume)", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

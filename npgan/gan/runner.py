@@ -1,0 +1,191 @@
+"""The training loop behind ``npgan train``: build from a config, train with progress, log, plot.
+
+A run directory holds:
+
+* ``checkpoint.npz``: the whole training state (both networks, both optimisers,
+  step, random state) and the run's config, rewritten atomically at every
+  logging step and at the end; ``--resume`` continues from it;
+* ``metrics.jsonl``: one JSON object per logging step (the step's figures averaged
+  over the logging interval, plus mode metrics on 2,500 samples and MMD^2 on 1,000);
+* ``samples.png`` and ``losses.png``.
+
+Evaluation draws its own samples with the random state saved and restored around
+it, so how often a run logs does not change its training trajectory, and an
+interrupted run resumed from its checkpoint ends exactly where an uninterrupted
+one does (same seed, same backend).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+
+from .. import backend as B
+from ..data import get_dataset
+from ..io import atomic_write
+from ..metrics import evaluate
+from .adversarial import GAN, LOSSES
+from .base import NOISE
+from .mmd import MMDTrainer
+from .models import mlp_discriminator, mlp_generator
+
+DEFAULTS = {
+    "data": "ring8",
+    "trainer": "gan",       # "gan" or "mmd"
+    "steps": 12000,
+    "batch_size": 256,
+    "lr": 1e-3,
+    "lr_decay": "linear",   # "linear" (to 0 at the last step) or "none"
+    "betas": [0.5, 0.999],
+    "seed": 0,
+    "loss": "non_saturating",
+    "d_steps": 1,
+    "pack": 1,
+    "label_smoothing": 0.0,
+    "noise": "normal",
+    "latent_dim": 2,
+    "hidden": 128,
+    "depth": 3,
+    "log_every": 500,
+    "eval_samples": 2500,   # samples for the mode metrics at each logging step
+    "eval_mmd": 1000,       # of which this many for MMD^2 (O(n^2) cost)
+}
+TRAINERS = ("gan", "mmd")
+
+
+def make_config(**overrides) -> dict:
+    """DEFAULTS updated with ``overrides`` (``None`` values ignored), validated."""
+    cfg = dict(DEFAULTS)
+    unknown = set(overrides) - set(cfg)
+    if unknown:
+        raise ValueError(f"unknown option {sorted(unknown)[0]!r}")
+    cfg.update({k: v for k, v in overrides.items() if v is not None})
+    get_dataset(cfg["data"])  # raises a clear error for an unknown name
+    checks = [
+        (cfg["trainer"] in TRAINERS, f"unknown trainer {cfg['trainer']!r}; expected one of {TRAINERS}"),
+        (cfg["loss"] in LOSSES, f"unknown loss {cfg['loss']!r}; expected one of {LOSSES}"),
+        (cfg["noise"] in NOISE, f"unknown noise {cfg['noise']!r}; expected one of {NOISE}"),
+        (cfg["lr_decay"] in ("linear", "none"), "lr_decay must be 'linear' or 'none'"),
+        (cfg["steps"] >= 1, f"steps must be a positive integer, got {cfg['steps']}"),
+        (cfg["log_every"] >= 1, f"log_every must be a positive integer, got {cfg['log_every']}"),
+        (cfg["batch_size"] >= 2, f"batch_size must be at least 2, got {cfg['batch_size']}"),
+        (cfg["lr"] > 0, f"lr must be positive, got {cfg['lr']}"),
+        (cfg["d_steps"] >= 1 and cfg["pack"] >= 1, "d_steps and pack must be at least 1"),
+        (cfg["batch_size"] % cfg["pack"] == 0,
+         f"batch_size {cfg['batch_size']} must be a multiple of pack {cfg['pack']}"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise ValueError(msg)
+    return cfg
+
+
+def build(cfg: dict):
+    """(trainer, dataset) for a config; networks initialised from the config's seed."""
+    B.seed(cfg["seed"])
+    ds = get_dataset(cfg["data"])
+    G = mlp_generator(cfg["latent_dim"], ds.dim, cfg["hidden"], cfg["depth"])
+    common = dict(noise=cfg["noise"], lr=cfg["lr"], betas=tuple(cfg["betas"]))
+    if cfg["trainer"] == "mmd":
+        return MMDTrainer(G, cfg["latent_dim"], **common), ds
+    D = mlp_discriminator(ds.dim * cfg["pack"], cfg["hidden"], cfg["depth"])
+    return GAN(G, D, cfg["latent_dim"], loss=cfg["loss"], d_steps=cfg["d_steps"],
+               label_smoothing=cfg["label_smoothing"], pack=cfg["pack"], **common), ds
+
+
+def load_run(checkpoint):
+    """(trainer, dataset, config) restored from a checkpoint written by ``train``."""
+    from .base import read_config
+    cfg = read_config(checkpoint)
+    trainer, ds = build(make_config(**cfg))
+    trainer.load(checkpoint)
+    return trainer, ds, cfg
+
+
+@contextlib.contextmanager
+def preserved_rng():
+    """Run the body with the random state saved and restored (evaluation must not perturb training)."""
+    state = B.get_rng_state()
+    try:
+        yield
+    finally:
+        B.set_rng_state(state)
+
+
+def learning_rate(cfg: dict, step: int) -> float:
+    """lr at 0-based ``step``: constant, or linearly decayed to 0 at the last step."""
+    if cfg["lr_decay"] == "none":
+        return cfg["lr"]
+    return cfg["lr"] * (1.0 - step / cfg["steps"])
+
+
+def _read_records(path, upto: int):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [r for r in (json.loads(line) for line in f if line.strip()) if r["step"] <= upto]
+
+
+def train(cfg: dict, out_dir, resume: bool = False, progress: bool = True, plots: bool = True,
+          until: int | None = None) -> dict:
+    """Train per ``cfg`` into ``out_dir`` (or continue the run there); return the last metrics.
+
+    ``until`` stops after that step as an interruption would (the schedule still runs to
+    ``cfg["steps"]``); pair it with ``log_every`` dividing it so the checkpoint is current.
+    """
+    ckpt = os.path.join(out_dir, "checkpoint.npz")
+    log_path = os.path.join(out_dir, "metrics.jsonl")
+    trainer, ds = build(cfg)
+    if resume:
+        trainer.load(ckpt)
+    os.makedirs(out_dir, exist_ok=True)
+    records = _read_records(log_path, trainer.step) if resume else []
+    with atomic_write(log_path, "w") as f:  # drop lines past the checkpoint, if any
+        f.writelines(json.dumps(r) + "\n" for r in records)
+
+    opts = [trainer.g_opt] + ([trainer.d_opt] if isinstance(trainer, GAN) else [])
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=cfg["steps"], initial=trainer.step, desc=f"{cfg['trainer']} on {cfg['data']}",
+                   unit="step", dynamic_ncols=True)
+    sums, count = {}, 0
+    batch = cfg["batch_size"] * (cfg["d_steps"] if cfg["trainer"] == "gan" else 1)
+    stop = cfg["steps"] if until is None else min(until, cfg["steps"])
+    while trainer.step < stop:
+        lr = learning_rate(cfg, trainer.step)
+        for o in opts:
+            o.lr = lr
+        stats = trainer.train_step(ds.sample(batch))
+        for k, v in stats.items():
+            if k != "step":
+                sums[k] = sums.get(k, 0.0) + v
+        count += 1
+        if bar is not None:
+            bar.update(1)
+        if trainer.step % cfg["log_every"] == 0 or trainer.step == cfg["steps"]:
+            rec = {"step": trainer.step, "lr": lr, **{k: v / count for k, v in sums.items()}}
+            with preserved_rng():
+                rec.update(evaluate(trainer.sample(cfg["eval_samples"]), ds, n_mmd=cfg["eval_mmd"]))
+            sums, count = {}, 0
+            records.append(rec)
+            with open(log_path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+            trainer.save(ckpt, config=cfg)
+            if bar is not None:
+                bar.set_postfix(modes=f"{rec['modes']}/{rec['n_modes']}", hq=f"{rec['high_quality']:.3f}")
+    if bar is not None:
+        bar.close()
+    if plots and records:
+        from .. import plot
+        with preserved_rng():
+            samples = trainer.sample(cfg["eval_samples"])
+            data = ds.sample(cfg["eval_samples"])
+        last = records[-1]
+        plot.plot_samples(samples, ds, os.path.join(out_dir, "samples.png"), data=data,
+                          title=f"{cfg['trainer']} on {cfg['data']}, step {trainer.step}: "
+                                f"{last['modes']}/{last['n_modes']} modes, {last['high_quality']:.1%} high quality")
+        plot.plot_losses(records, os.path.join(out_dir, "losses.png"),
+                         title=f"{cfg['trainer']} on {cfg['data']}")
+    return records[-1] if records else {}

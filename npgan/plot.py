@@ -1,0 +1,100 @@
+"""Figures (matplotlib, the ``plot`` extra): samples against the data, loss curves, image grids.
+
+Every figure is written atomically (temporary file, then rename). Functions
+return the path written.
+"""
+
+from __future__ import annotations
+
+import os
+
+from . import backend as B
+from .io import atomic_write
+
+
+def _plt():
+    try:
+        import matplotlib
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise RuntimeError("plots need matplotlib: pip install -e '.[plot]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_figure(fig, path) -> str:
+    plt = _plt()
+    with atomic_write(path) as f:
+        fig.savefig(f, format=os.path.splitext(os.fspath(path))[1][1:] or "png", dpi=110,
+                    bbox_inches="tight")
+    plt.close(fig)
+    return os.fspath(path)
+
+
+def plot_samples(samples, dataset, path, title: str = "", data=None) -> str:
+    """Generated samples over real data: a scatter for 2-D sets, histograms for 1-D."""
+    plt = _plt()
+    x = B.to_numpy(samples)
+    fig, ax = plt.subplots(figsize=(5, 5) if dataset.dim == 2 else (6, 3.5))
+    real = B.to_numpy(data) if data is not None else None
+    if dataset.dim == 1:
+        lo, hi = min(x.min(), dataset.modes().min() - 4 * dataset.std), max(x.max(), dataset.modes().max() + 4 * dataset.std)
+        grid = B.host.linspace(lo, hi, 400)
+        ax.plot(grid, dataset.density(grid), "k-", label="p_data")
+        ax.hist(x[:, 0], bins=80, range=(lo, hi), density=True, alpha=0.5, color="tab:green", label="p_g (samples)")
+        ax.set_xlabel("x")
+        ax.legend()
+    else:
+        if real is not None:
+            ax.scatter(real[:, 0], real[:, 1], s=2, c="tab:blue", alpha=0.3, label="data")
+        ax.scatter(x[:, 0], x[:, 1], s=2, c="tab:green", alpha=0.5, label="generated")
+        modes = dataset.modes()
+        ax.scatter(modes[:, 0], modes[:, 1], marker="x", s=30, c="red", label="modes")
+        ax.set_aspect("equal")
+        ax.legend(loc="upper right", fontsize=7, markerscale=3)
+    ax.set_title(title or dataset.name)
+    return save_figure(fig, path)
+
+
+def plot_losses(records, path, keys=None, title: str = "training curves") -> str:
+    """One panel per quantity, against the training step, from a list of metric records."""
+    plt = _plt()
+    if not records:
+        raise ValueError("plot_losses: no records to plot")
+    keys = keys or [k for k in ("d_loss", "g_loss", "mmd2", "d_real", "d_fake", "g_grad_norm",
+                                "high_quality", "modes") if k in records[-1]]
+    fig, axes = plt.subplots(len(keys), 1, figsize=(6, 1.8 * len(keys)), sharex=True)
+    axes = [axes] if len(keys) == 1 else axes
+    steps = [r["step"] for r in records]
+    for ax, k in zip(axes, keys):
+        ax.plot(steps, [r.get(k, float("nan")) for r in records], lw=1.2)
+        ax.set_ylabel(k, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[0].set_title(title)
+    axes[-1].set_xlabel("step")
+    return save_figure(fig, path)
+
+
+def image_grid(images, nrow: int = 8):
+    """(N, C, H, W) images in [-1, 1] -> one (rows*H, nrow*W) or (.., .., C) host array in [0, 1]."""
+    x = B.to_numpy(images).astype(B.host.float32)
+    n, c, h, w = x.shape
+    rows = -(-n // nrow)
+    # pad the batch to rows*nrow tiles and every tile by a 1-pixel white border
+    tiles = B.host.ones((rows * nrow, c, h + 2, w + 2), dtype=B.host.float32)
+    tiles[:n, :, 1:h + 1, 1:w + 1] = x
+    grid = tiles.reshape(rows, nrow, c, h + 2, w + 2).transpose(0, 3, 1, 4, 2)
+    grid = grid.reshape(rows * (h + 2), nrow * (w + 2), c)
+    grid = (grid.clip(-1, 1) + 1) / 2
+    return grid[..., 0] if c == 1 else grid
+
+
+def plot_image_grid(images, path, nrow: int = 8, title: str = "") -> str:
+    plt = _plt()
+    g = image_grid(images, nrow)
+    fig, ax = plt.subplots(figsize=(6, 6 * g.shape[0] / g.shape[1]))
+    ax.imshow(g, cmap="gray" if g.ndim == 2 else None, vmin=0, vmax=1)
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    return save_figure(fig, path)
