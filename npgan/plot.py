@@ -66,8 +66,18 @@ def plot_losses(records, path, keys=None, title: str = "training curves") -> str
     fig, axes = plt.subplots(len(keys), 1, figsize=(6, 1.8 * len(keys)), sharex=True)
     axes = [axes] if len(keys) == 1 else axes
     steps = [r["step"] for r in records]
+    import math
+    # where the theory says a GAN ends: D = 1/2 everywhere, so L_D = -V = log 4
+    reference = {"d_loss": (math.log(4), "log 4 (D = 1/2)"), "d_real": (0.5, "1/2"),
+                 "d_fake": (0.5, "1/2")}
+    if records[-1].get("g_loss") is not None:  # non-saturating -log D -> log 2; minimax log(1-D) -> -log 2
+        sign = 1 if records[-1]["g_loss"] >= 0 else -1
+        reference["g_loss"] = (sign * math.log(2), f"{'' if sign > 0 else '-'}log 2 (D = 1/2)")
     for ax, k in zip(axes, keys):
         ax.plot(steps, [r.get(k, float("nan")) for r in records], lw=1.2)
+        if k in reference:
+            ax.axhline(reference[k][0], color="gray", ls="--", lw=0.8, label=reference[k][1])
+            ax.legend(fontsize=7, loc="best")
         ax.set_ylabel(k, fontsize=8)
         ax.grid(alpha=0.3)
     axes[0].set_title(title)
