@@ -31,11 +31,12 @@ def _positive_int(text):
 
 def _parser():
     ap = _Parser(prog="npgan", description="Train and sample GANs built from scratch.")
-    ap.add_argument("--backend", choices=["numpy", "cupy"], default=None,
-                    help="array backend (default: $NPGAN_BACKEND or numpy)")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--backend", choices=["numpy", "cupy"], default=None,
+                        help="array backend (default: $NPGAN_BACKEND or numpy)")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train a generator on a built-in data set")
+    t = sub.add_parser("train", parents=[common], help="train a generator on a built-in data set")
     t.add_argument("--data", help="ring8 (default), grid25, gauss1d or bimodal1d")
     t.add_argument("--out", help="run directory (checkpoint, metrics.jsonl, PNGs)")
     t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its checkpoint")
@@ -56,13 +57,13 @@ def _parser():
     t.add_argument("--log-every", type=_positive_int)
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    s = sub.add_parser("sample", help="draw samples from a checkpoint into a .npy file")
+    s = sub.add_parser("sample", parents=[common], help="draw samples from a checkpoint into a .npy file")
     s.add_argument("checkpoint")
     s.add_argument("-n", type=_positive_int, default=2500)
     s.add_argument("-o", "--output", default="samples.npy")
     s.add_argument("--seed", type=int, default=0)
 
-    e = sub.add_parser("evaluate", help="print a checkpoint's sample metrics as JSON")
+    e = sub.add_parser("evaluate", parents=[common], help="print a checkpoint's sample metrics as JSON")
     e.add_argument("checkpoint")
     e.add_argument("-n", type=_positive_int, default=2500)
     e.add_argument("--seed", type=int, default=0)

@@ -135,11 +135,13 @@ def _read_records(path, upto: int):
 
 
 def train(cfg: dict, out_dir, resume: bool = False, progress: bool = True, plots: bool = True,
-          until: int | None = None) -> dict:
+          until: int | None = None, callback=None) -> dict:
     """Train per ``cfg`` into ``out_dir`` (or continue the run there); return the last metrics.
 
     ``until`` stops after that step as an interruption would (the schedule still runs to
     ``cfg["steps"]``); pair it with ``log_every`` dividing it so the checkpoint is current.
+    ``callback(trainer, dataset, record)``, if given, runs at every logging step (with the
+    random state preserved), e.g. to keep samples for a figure.
     """
     ckpt = os.path.join(out_dir, "checkpoint.npz")
     log_path = os.path.join(out_dir, "metrics.jsonl")
@@ -175,6 +177,8 @@ def train(cfg: dict, out_dir, resume: bool = False, progress: bool = True, plots
             rec = {"step": trainer.step, "lr": lr, **{k: v / count for k, v in sums.items()}}
             with preserved_rng():
                 rec.update(evaluate(trainer.sample(cfg["eval_samples"]), ds, n_mmd=cfg["eval_mmd"]))
+                if callback is not None:
+                    callback(trainer, ds, rec)
             sums, count = {}, 0
             records.append(rec)
             with open(log_path, "a") as f:

@@ -65,11 +65,11 @@ def test_cli_resume_extends_a_run(tmp_path, capsys):
     (["train", "--steps", "-5", "--out", "x"], "expected a positive integer, got -5"),
     (["train", "--data", "ring8"], "train needs --out DIR"),
     (["evaluate", "missing.npz"], "no such checkpoint file: missing.npz"),
-    (["--backend", "cupy", "evaluate", "x.npz"], None),
+    (["evaluate", "x.npz", "--backend", "cupy"], "backend 'cupy' is unavailable"),
 ])
 def test_cli_bad_input_gives_one_line_error(tmp_path, capsys, argv, message, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    if argv[:2] == ["--backend", "cupy"] and B.cupy_available():
+    if "cupy" in argv and B.cupy_available():
         pytest.skip("cupy is usable here: no error to show")
     with pytest.raises(SystemExit) if "--steps" in argv else _no_raise():
         code = main(argv)
