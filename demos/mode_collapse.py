@@ -1,6 +1,6 @@
 """Mode collapse and two remedies, on the ring of 8 and the grid of 25 Gaussians.
 
-    python demos/mode_collapse.py [--steps 5000] [--out runs/demos/mode_collapse]
+    python demos/mode_collapse.py [--steps 8000] [--out runs/demos/mode_collapse]
 
 Three ways to train the same generator on each data set:
 
@@ -60,7 +60,7 @@ def run_one(job):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=5000)
+    ap.add_argument("--steps", type=int, default=8000)
     ap.add_argument("--stages", type=int, default=4, help="snapshots per run")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", nargs="+", default=["ring8", "grid25"])
