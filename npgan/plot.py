@@ -6,6 +6,7 @@ return the path written.
 
 from __future__ import annotations
 
+import math
 import os
 
 from . import backend as B
@@ -66,7 +67,6 @@ def plot_losses(records, path, keys=None, title: str = "training curves") -> str
     fig, axes = plt.subplots(len(keys), 1, figsize=(6, 1.8 * len(keys)), sharex=True)
     axes = [axes] if len(keys) == 1 else axes
     steps = [r["step"] for r in records]
-    import math
     # where the theory says a GAN ends: D = 1/2 everywhere, so L_D = -V = log 4
     reference = {"d_loss": (math.log(4), "log 4 (D = 1/2)"), "d_real": (0.5, "1/2"),
                  "d_fake": (0.5, "1/2")}

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from .. import backend as B
 from ..losses import sigmoid_cross_entropy
+from ..nn.activations import sigmoid
 from ..optim import Adam, grad_norm
 from .base import Trainer
 
@@ -98,8 +99,8 @@ class GAN(Trainer):
         logit_fake = self._d_logits(fake)
         loss_fake, g = sigmoid_cross_entropy(logit_fake, 0.0)
         D.backward(g)  # adds to the real pass's gradients
-        sig = lambda v: float((0.5 * (1 + B.get_backend().tanh(0.5 * v))).mean())  # noqa: E731
-        return {"d_loss": loss_real + loss_fake, "d_real": sig(logit_real), "d_fake": sig(logit_fake)}
+        return {"d_loss": loss_real + loss_fake, "d_real": float(sigmoid(logit_real).mean()),
+                "d_fake": float(sigmoid(logit_fake).mean())}
 
     def discriminator_step(self, real) -> dict:
         """One update of D on a real minibatch and as many fakes: minimise L_D = -V."""

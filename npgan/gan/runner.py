@@ -26,7 +26,7 @@ from ..data import get_dataset
 from ..io import atomic_write
 from ..metrics import evaluate
 from .adversarial import GAN, LOSSES
-from .base import NOISE
+from .base import NOISE, read_config
 from .mmd import MMDTrainer
 from .models import mlp_discriminator, mlp_generator
 
@@ -103,7 +103,6 @@ def build(cfg: dict):
 
 def load_run(checkpoint):
     """(trainer, dataset, config) restored from a checkpoint written by ``train``."""
-    from .base import read_config
     cfg = read_config(checkpoint)
     trainer, ds = build(make_config(**cfg))
     trainer.load(checkpoint)
