@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import os
+
 from . import backend as B
 
 
@@ -91,3 +93,82 @@ def get_dataset(name: str) -> MixtureData:
         return DATASETS[name]
     except KeyError:
         raise ValueError(f"unknown data set {name!r}; choose from {', '.join(sorted(DATASETS))}") from None
+
+
+# ----------------------------------------------------------------------------- images
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"  # Debian package dataset-fashion-mnist
+FASHION_MNIST_ENV = "NPGAN_FASHION_MNIST"
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                         "Sneaker", "Bag", "Ankle boot")
+
+
+class ImageData:
+    """Images as (N, C, H, W) floats scaled to [-1, 1] (a Tanh generator's range), with labels."""
+
+    def __init__(self, name: str, images_uint8, labels, classes=()):
+        self.name = name
+        x = B.host.asarray(images_uint8)
+        if x.ndim == 3:
+            x = x[:, None]
+        self.images = x  # host uint8, converted per batch: 4x less memory than float32
+        self.labels = B.host.asarray(labels)
+        self.classes = tuple(classes)
+
+    @property
+    def shape(self):
+        return tuple(self.images.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @staticmethod
+    def to_float(x_uint8):
+        """uint8 [0, 255] -> current backend and dtype, [-1, 1]."""
+        return B.asarray(x_uint8, dtype=B.get_dtype()) * (2.0 / 255.0) - 1.0
+
+    def batch(self, index):
+        """Images at host ``index`` (array of ints), in the current backend and dtype."""
+        return self.to_float(self.images[index])
+
+    def sample(self, n: int):
+        """n images drawn uniformly with replacement (from npgan's seeded generator)."""
+        return self.batch(B.integers(0, len(self), n))
+
+
+def fashion_mnist(split: str = "train", directory=None) -> ImageData:
+    """Fashion-MNIST (Xiao et al. 2017): 28x28 greyscale garments, 10 classes.
+
+    Looked up in ``directory``, else ``$NPGAN_FASHION_MNIST``, else the Debian package's
+    folder ``/usr/share/datasets/fashion-mnist``. Files are the original IDX files,
+    gzip-compressed or not.
+    """
+    from .idx import read_idx
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    directory = directory or os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DIR
+    prefix = "train" if split == "train" else "t10k"
+    found = {}
+    for kind, stem in (("images", f"{prefix}-images-idx3-ubyte"), ("labels", f"{prefix}-labels-idx1-ubyte")):
+        paths = [os.path.join(directory, stem + ext) for ext in (".gz", "")]
+        path = next((p for p in paths if os.path.isfile(p)), None)
+        if path is None:
+            raise FileNotFoundError(
+                f"Fashion-MNIST {split} {kind} not found in {directory} (looked for {stem}[.gz]); "
+                f"install the Debian package: apt-get install dataset-fashion-mnist, or point "
+                f"${FASHION_MNIST_ENV} / --data-dir at a folder holding the IDX files")
+        found[kind] = read_idx(path)
+    if len(found["images"]) != len(found["labels"]):
+        raise ValueError(f"Fashion-MNIST in {directory}: {len(found['images'])} images but "
+                         f"{len(found['labels'])} labels")
+    return ImageData("fashion-mnist", found["images"], found["labels"], FASHION_MNIST_CLASSES)
+
+
+def sklearn_digits() -> ImageData:
+    """scikit-learn's bundled 8x8 digits (1,797 images; needs the ``data`` extra)."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise RuntimeError("the digits data set needs scikit-learn: pip install -e '.[data]'") from None
+    d = load_digits()
+    images = B.host.round(d.images * (255.0 / 16.0)).astype(B.host.uint8)
+    return ImageData("digits", images, d.target, tuple(str(i) for i in range(10)))
