@@ -22,3 +22,27 @@ def mlp_discriminator(in_dim: int, hidden: int = 128, depth: int = 2, slope: flo
         layers += [nn.Dense(width, hidden), nn.LeakyReLU(slope)]
         width = hidden
     return nn.Sequential(*layers, nn.Dense(width, 1))
+
+
+def dcgan28_generator(latent_dim: int = 100, width: int = 64):
+    """DCGAN generator for 28x28x1 images (Radford et al. 2016, sized for MNIST):
+
+    z (N, latent) -> Dense -> (2w, 7, 7) -> BN -> ReLU -> ConvT(2w -> w, k4 s2 p1): 14x14
+    -> BN -> ReLU -> ConvT(w -> 1, k4 s2 p1): 28x28 -> Tanh. Weights N(0, 0.02).
+    """
+    c = 2 * width
+    return nn.Sequential(
+        nn.Dense(latent_dim, c * 7 * 7, init="dcgan"), nn.Reshape((c, 7, 7)), nn.BatchNorm(c), nn.ReLU(),
+        nn.ConvTranspose2D(c, width, 4, stride=2, padding=1, bias=False, init="dcgan"),
+        nn.BatchNorm(width), nn.ReLU(),
+        nn.ConvTranspose2D(width, 1, 4, stride=2, padding=1, init="dcgan"), nn.Tanh())
+
+
+def dcgan28_discriminator(width: int = 64, in_channels: int = 1):
+    """DCGAN discriminator for 28x28 images: Conv(1 -> w, k4 s2 p1): 14x14 -> LeakyReLU(0.2)
+    -> Conv(w -> 2w, k4 s2 p1): 7x7 -> BN -> LeakyReLU(0.2) -> Flatten -> Dense -> one logit."""
+    c = 2 * width
+    return nn.Sequential(
+        nn.Conv2D(in_channels, width, 4, stride=2, padding=1, init="dcgan"), nn.LeakyReLU(0.2),
+        nn.Conv2D(width, c, 4, stride=2, padding=1, bias=False, init="dcgan"), nn.BatchNorm(c),
+        nn.LeakyReLU(0.2), nn.Flatten(), nn.Dense(c * 7 * 7, 1, init="dcgan"))

@@ -1,0 +1,183 @@
+"""One full GAN training iteration, npgan vs PyTorch, CPU (and GPU where usable), in one run.
+
+    python benchmarks/iteration.py [--threads 2] [--models toy2d mlp784 dcgan28] [--batches 64 256]
+
+An iteration is Algorithm 1 with k = 1: G forward for the fakes, D forward+backward
+on real and fake, Adam on D; then G forward, D forward+backward, G backward, Adam
+on G. The same models are built in PyTorch (when installed) and timed in the same
+run with the same structure. Columns:
+
+* ms/iter: median of --repeat iterations after warm-up (device synchronised);
+* samples/s: batch / time;
+* GFLOP/s: matrix-product FLOPs counted analytically (forward F; backward 2F;
+  an iteration = 4 F_G + 9 F_D), divided by time;
+* peak MB: peak of NumPy allocations during one npgan iteration (tracemalloc);
+* torch ms, npgan/torch: the ratio the targets are stated in;
+* load: CPU share used by *other* processes while timing (rerun above a few %).
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import LoadMeter, machine_line, pin_threads, time_fn  # noqa: E402
+
+MODELS = {
+    # name: (latent size, shape of one data sample)
+    "toy2d": (2, (2,)),
+    "mlp784": (100, (784,)),
+    "dcgan28": (100, (1, 28, 28)),
+}
+
+
+def npgan_models(name):
+    from npgan import nn
+    from npgan.gan import dcgan28_discriminator, dcgan28_generator
+    if name == "toy2d":
+        G = nn.Sequential(nn.Dense(2, 128), nn.ReLU(), nn.Dense(128, 128), nn.ReLU(), nn.Dense(128, 2))
+        D = nn.Sequential(nn.Dense(2, 128), nn.LeakyReLU(0.2), nn.Dense(128, 128), nn.LeakyReLU(0.2),
+                          nn.Dense(128, 1))
+    elif name == "mlp784":
+        G = nn.Sequential(nn.Dense(100, 256), nn.ReLU(), nn.Dense(256, 512), nn.ReLU(), nn.Dense(512, 784),
+                          nn.Tanh())
+        D = nn.Sequential(nn.Dense(784, 512), nn.LeakyReLU(0.2), nn.Dense(512, 256), nn.LeakyReLU(0.2),
+                          nn.Dense(256, 1))
+    else:
+        G, D = dcgan28_generator(100), dcgan28_discriminator()
+    return G, D
+
+
+def torch_models(name, torch):
+    tnn = torch.nn
+    if name == "toy2d":
+        G = tnn.Sequential(tnn.Linear(2, 128), tnn.ReLU(), tnn.Linear(128, 128), tnn.ReLU(), tnn.Linear(128, 2))
+        D = tnn.Sequential(tnn.Linear(2, 128), tnn.LeakyReLU(0.2), tnn.Linear(128, 128), tnn.LeakyReLU(0.2),
+                           tnn.Linear(128, 1))
+    elif name == "mlp784":
+        G = tnn.Sequential(tnn.Linear(100, 256), tnn.ReLU(), tnn.Linear(256, 512), tnn.ReLU(),
+                           tnn.Linear(512, 784), tnn.Tanh())
+        D = tnn.Sequential(tnn.Linear(784, 512), tnn.LeakyReLU(0.2), tnn.Linear(512, 256), tnn.LeakyReLU(0.2),
+                           tnn.Linear(256, 1))
+    else:
+        G = tnn.Sequential(tnn.Linear(100, 128 * 49), tnn.Unflatten(1, (128, 7, 7)), tnn.BatchNorm2d(128),
+                           tnn.ReLU(), tnn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), tnn.BatchNorm2d(64),
+                           tnn.ReLU(), tnn.ConvTranspose2d(64, 1, 4, 2, 1), tnn.Tanh())
+        D = tnn.Sequential(tnn.Conv2d(1, 64, 4, 2, 1), tnn.LeakyReLU(0.2), tnn.Conv2d(64, 128, 4, 2, 1, bias=False),
+                           tnn.BatchNorm2d(128), tnn.LeakyReLU(0.2), tnn.Flatten(), tnn.Linear(128 * 49, 1))
+    return G, D
+
+
+def forward_flops(model, input_shape):
+    """Matrix-product FLOPs of one forward pass of an npgan Sequential on ``input_shape``."""
+    from npgan import backend as B
+    from npgan import nn
+    flops, shape = 0, tuple(input_shape)
+    for layer in model.layers:
+        x = B.get_backend().zeros(shape, dtype=B.get_dtype())
+        out = layer.forward(x, training=True).shape
+        n = shape[0]
+        if isinstance(layer, nn.Dense):
+            flops += 2 * n * layer.in_features * layer.out_features
+        elif isinstance(layer, nn.Conv2D):
+            kh, kw = layer.kernel_size
+            flops += 2 * n * out[2] * out[3] * layer.out_channels * layer.in_channels * kh * kw
+        elif isinstance(layer, nn.ConvTranspose2D):
+            kh, kw = layer.kernel_size
+            flops += 2 * n * shape[2] * shape[3] * layer.in_channels * layer.out_channels * kh * kw
+        shape = tuple(out)
+    return flops
+
+
+def npgan_iteration(name, batch, backend_name):
+    from npgan import backend as B
+    from npgan.gan import GAN
+    B.set_backend(backend_name)
+    B.seed(0)
+    latent, shape = MODELS[name]
+    G, D = npgan_models(name)
+    gan = GAN(G, D, latent, lr=2e-4)
+    real = B.normal((batch,) + shape)
+    flops = 4 * forward_flops(G, (batch, latent)) + 9 * forward_flops(D, (batch,) + shape)
+    return (lambda: gan.train_step(real)), flops
+
+
+def torch_iteration(name, batch, torch):
+    latent, shape = MODELS[name]
+    G, D = torch_models(name, torch)
+    og = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    od = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = torch.nn.BCEWithLogitsLoss()
+    real = torch.randn((batch,) + shape)
+    ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+
+    def step():
+        fake = G(torch.randn(batch, latent)).detach()
+        od.zero_grad()
+        (bce(D(real), ones) + bce(D(fake), zeros)).backward()
+        od.step()
+        og.zero_grad()
+        bce(D(G(torch.randn(batch, latent))), ones).backward()
+        og.step()
+
+    return step
+
+
+def peak_mb(fn):
+    import tracemalloc
+    tracemalloc.start()
+    fn()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--models", nargs="+", default=list(MODELS))
+    ap.add_argument("--batches", type=int, nargs="+", default=[64, 256])
+    ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--backends", nargs="+", default=None, help="default: numpy, plus cupy when usable")
+    args = ap.parse_args(argv)
+    pin_threads(args.threads)
+    from npgan import backend as B
+    try:
+        import torch
+        torch.set_num_threads(args.threads)
+        torch.manual_seed(0)
+    except ImportError:
+        torch = None
+    backends = args.backends or B.available_backends()
+    print(f"# {machine_line()}; {args.threads} thread(s); float32; {time.strftime('%Y-%m-%d')}; "
+          f"torch {torch.__version__ if torch else 'not installed'}")
+    print(f"{'model':<9}{'batch':>6}{'backend':>8}{'ms/iter':>10}{'samples/s':>11}{'GFLOP/s':>9}"
+          f"{'peak MB':>9}{'torch ms':>10}{'npgan/torch':>12}{'load':>7}")
+    cpu_ms = {}
+    for name in args.models:
+        batches = [512] if name == "toy2d" else args.batches
+        for batch in batches:
+            for backend_name in backends:
+                step, flops = npgan_iteration(name, batch, backend_name)
+                with LoadMeter() as load:
+                    ours = time_fn(step, B.synchronize, args.repeat, warmup=2)
+                    ref = None
+                    if torch is not None and backend_name == "numpy":
+                        ref = time_fn(torch_iteration(name, batch, torch), repeat=args.repeat, warmup=2)
+                mem = peak_mb(step) if backend_name == "numpy" else float("nan")
+                extra = ""
+                if backend_name == "numpy":
+                    cpu_ms[(name, batch)] = ours
+                elif (name, batch) in cpu_ms:
+                    extra = f"  GPU speed-up x{cpu_ms[(name, batch)] / ours:.1f}"
+                tms = f"{ref * 1e3:10.2f}" if ref else f"{'-':>10}"
+                ratio = f"{ours / ref:12.2f}" if ref else f"{'-':>12}"
+                print(f"{name:<9}{batch:>6}{backend_name:>8}{ours * 1e3:10.2f}{batch / ours:11.0f}"
+                      f"{flops / ours / 1e9:9.1f}{mem:9.0f}{tms}{ratio}{load.other_load:7.1%}{extra}",
+                      flush=True)
+            B.set_backend("numpy")
+
+
+if __name__ == "__main__":
+    main()
