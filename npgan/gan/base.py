@@ -64,18 +64,26 @@ class Trainer:
 
     def load(self, path) -> dict:
         """Restore a state written by ``save``; returns its config."""
-        state = load_npz(path)
+        return self.restore(load_npz(path), path)
+
+    def restore(self, state: dict, source="checkpoint") -> dict:
+        """Restore from an archive already read with ``load_npz``; returns its config."""
         for key in ("step", "rng"):
             if key not in state:
-                raise KeyError(f"{path}: not a training checkpoint (missing key {key!r})")
+                raise KeyError(f"{source}: not a training checkpoint (missing key {key!r})")
+        state = dict(state)
         config = json.loads(str(state.pop("config", "{}")))
         self.load_state_dict(state)
         return config
 
 
+def config_of(state: dict, source="checkpoint") -> dict:
+    """The JSON config inside a checkpoint archive read with ``load_npz``."""
+    if "config" not in state:
+        raise KeyError(f"{source}: not a training checkpoint (missing key 'config')")
+    return json.loads(str(state["config"]))
+
+
 def read_config(path) -> dict:
     """The JSON config stored in a checkpoint written by ``Trainer.save``."""
-    state = load_npz(path)
-    if "config" not in state:
-        raise KeyError(f"{path}: not a training checkpoint (missing key 'config')")
-    return json.loads(str(state["config"]))
+    return config_of(load_npz(path), path)

@@ -23,10 +23,10 @@ import os
 
 from .. import backend as B
 from ..data import get_dataset
-from ..io import atomic_write
+from ..io import atomic_write, load_npz
 from ..metrics import evaluate
 from .adversarial import GAN, LOSSES
-from .base import NOISE, read_config
+from .base import NOISE, config_of
 from .mmd import MMDTrainer
 from .models import mlp_discriminator, mlp_generator
 
@@ -104,9 +104,10 @@ def build(cfg: dict):
 
 def load_run(checkpoint):
     """(trainer, dataset, config) restored from a checkpoint written by ``train``."""
-    cfg = read_config(checkpoint)
+    state = load_npz(checkpoint)  # read once: config and training state
+    cfg = config_of(state, checkpoint)
     trainer, ds = build(make_config(**cfg))
-    trainer.load(checkpoint)
+    trainer.restore(state, checkpoint)
     return trainer, ds, cfg
 
 
