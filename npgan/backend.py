@@ -36,6 +36,8 @@ can save and restore on either backend.
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 
 import numpy
@@ -246,6 +248,17 @@ _rng = {"gen": numpy.random.default_rng(0)}
 def seed(n: int) -> None:
     """Reseed npgan's one random generator (initialisers, noise, dropout, batches)."""
     _rng["gen"] = numpy.random.default_rng(n)
+
+
+@contextlib.contextmanager
+def preserved_rng():
+    """Run the body with the random state saved and restored: draws made inside (evaluation,
+    building a network only to load weights into it) do not change what comes after."""
+    state = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
 
 
 def _draw(values, dtype):

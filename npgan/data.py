@@ -12,6 +12,10 @@ name           distribution                                                modes
                mode collapse, and a p_data whose optimal D* is interesting
 =============  ==========================================================  ======
 
+Image sets are read from local files (``fashion-mnist``, from the Debian
+package ``dataset-fashion-mnist``) or a Python package (``sklearn_digits``);
+nothing is ever downloaded.
+
 Every set draws samples as arrays of the current backend and dtype, shaped
 (n, dim), and knows its density where it has one (for the 1-D figures).
 """
@@ -87,12 +91,29 @@ DATASETS = {
 }
 
 
-def get_dataset(name: str) -> MixtureData:
-    """The built-in data set called ``name``; a ``ValueError`` listing the names otherwise."""
-    try:
+def names() -> list:
+    """Every data set ``get_dataset`` knows: the generated mixtures, then the image sets."""
+    return sorted(DATASETS) + sorted(IMAGE_DATASETS)
+
+
+def is_image(name: str) -> bool:
+    return name in IMAGE_DATASETS
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a data set; a ``ValueError`` listing the names otherwise."""
+    if name not in DATASETS and name not in IMAGE_DATASETS:
+        raise ValueError(f"unknown data set {name!r}; choose from {', '.join(names())}")
+    return name
+
+
+def get_dataset(name: str, directory=None, split: str = "train"):
+    """The data set called ``name``: a generated ``MixtureData``, or an ``ImageData`` read from
+    ``directory`` (image sets only; default: the set's usual location)."""
+    check_name(name)
+    if name in DATASETS:
         return DATASETS[name]
-    except KeyError:
-        raise ValueError(f"unknown data set {name!r}; choose from {', '.join(sorted(DATASETS))}") from None
+    return IMAGE_DATASETS[name](split, directory)
 
 
 # ----------------------------------------------------------------------------- images
@@ -172,3 +193,6 @@ def sklearn_digits() -> ImageData:
     d = load_digits()
     images = B.host.round(d.images * (255.0 / 16.0)).astype(B.host.uint8)
     return ImageData("digits", images, d.target, tuple(str(i) for i in range(10)))
+
+
+IMAGE_DATASETS = {"fashion-mnist": fashion_mnist}  # name -> loader(split, directory)

@@ -68,6 +68,47 @@ def sigmoid_cross_entropy(logits, targets):
     return loss, grad
 
 
+def log_softmax(logits):
+    """log softmax over the last axis, stably: x - max(x) - log sum exp(x - max(x))."""
+    xp = B.get_backend()
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def softmax_cross_entropy(logits, labels):
+    r"""Mean cross-entropy of softmax(``logits``) against integer class ``labels``.
+
+    Shapes: logits (N, K); labels (N,) integers in [0, K). With p = softmax(x)::
+
+        L = -1/N sum_n log p[n, labels[n]]
+          = 1/N sum_n ( logsumexp(x[n]) - x[n, labels[n]] )
+
+    computed from log_softmax (the max is subtracted first, so nothing overflows).
+    Backward: dL/dx[n, k] = (p[n, k] - [k == labels[n]]) / N. Returns
+    ``(loss, grad_logits)``. This trains the Fashion-MNIST classifier whose features
+    give npgan's Frechet distance (``npgan.classifier``).
+    """
+    B.check_array(logits, "softmax_cross_entropy", ndim=2)
+    if logits.dtype.kind != "f":
+        raise B.BackendMismatchError(f"softmax_cross_entropy: expected floating-point logits, "
+                                     f"received dtype {logits.dtype.name}")
+    B.check_array(labels, "softmax_cross_entropy (labels)", ndim=1)
+    n, k = logits.shape
+    if labels.shape[0] != n or labels.dtype.kind not in "iu":
+        raise ValueError(f"softmax_cross_entropy: expected labels of shape ({n},) and an integer "
+                         f"dtype, received {tuple(labels.shape)} {labels.dtype.name}")
+    if n == 0:
+        raise ValueError("softmax_cross_entropy: received an empty batch")
+    xp = B.get_backend()
+    logp = log_softmax(logits)
+    rows = xp.arange(n)
+    loss = -float(logp[rows, labels].sum()) / n
+    grad = xp.exp(logp)
+    grad[rows, labels] -= 1.0
+    grad *= 1.0 / n
+    return loss, grad
+
+
 def _sq_dists(a, b):
     """Pairwise squared distances ||a_i - b_j||^2, (n, m), clipped at 0 against rounding."""
     xp = B.get_backend()

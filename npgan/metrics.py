@@ -12,6 +12,18 @@ samples from a mixture of Gaussians with known modes and std sigma:
 
 ``mmd2`` is the unbiased squared MMD between samples and data (any data set),
 the same estimator the MMD trainer minimises (``npgan.losses.mmd2``).
+
+Image metrics, in the feature space of a classifier (``npgan.classifier``, trained
+with npgan on Fashion-MNIST; the FID of Heusel et al. 2017 does the same with
+Inception features):
+
+* **Frechet distance** between Gaussians fitted to real and generated features,
+  ``|mu_r - mu_g|^2 + Tr(S_r + S_g - 2 (S_r S_g)^{1/2})``: 0 for identical
+  statistics, growing with any difference in mean or covariance;
+* **class coverage**: the histogram of the classifier's labels over generated
+  images, summarised as exp(entropy) / K, the effective fraction of the K
+  classes a generator produces (1 when every class gets its share, 1/K when a
+  collapsed generator draws one class only).
 """
 
 from __future__ import annotations
@@ -63,3 +75,52 @@ def evaluate(samples, dataset, n_mmd: int = 2500) -> dict:
     n = min(n_mmd, samples.shape[0])
     out["mmd2"] = mmd2(samples[:n], dataset.sample(n))
     return out
+
+
+def feature_stats(features):
+    """(mean (d,), covariance (d, d)) of features (n, d), on the host in float64."""
+    f = B.to_numpy(features).astype(B.host.float64)
+    if f.ndim != 2 or f.shape[0] < 2:
+        raise ValueError(f"feature_stats: expected features of shape (n >= 2, d), received {tuple(f.shape)}")
+    return f.mean(axis=0), B.host.cov(f, rowvar=False)
+
+
+def _sqrt_psd(s):
+    """Symmetric square root of a positive semi-definite matrix, via its eigendecomposition."""
+    vals, vecs = B.host.linalg.eigh(s)
+    return (vecs * B.host.sqrt(B.host.clip(vals, 0, None))) @ vecs.T
+
+
+def frechet_distance(stats_a, stats_b) -> float:
+    r"""Frechet (2-Wasserstein) distance between N(mu_a, S_a) and N(mu_b, S_b)::
+
+        d^2 = |mu_a - mu_b|^2 + Tr(S_a) + Tr(S_b) - 2 Tr((S_a^{1/2} S_b S_a^{1/2})^{1/2})
+
+    The last trace equals Tr((S_a S_b)^{1/2}); written with the symmetric matrix
+    S_a^{1/2} S_b S_a^{1/2} it needs only symmetric eigendecompositions (stable, no
+    complex round-off). ``stats_*`` are ``(mean, cov)`` pairs from ``feature_stats``.
+    """
+    (mu_a, s_a), (mu_b, s_b) = stats_a, stats_b
+    if mu_a.shape != mu_b.shape or s_a.shape != s_b.shape:
+        raise ValueError(f"frechet_distance: statistics of different sizes, {mu_a.shape} and {mu_b.shape}")
+    root_a = _sqrt_psd(s_a)
+    cross = B.host.linalg.eigvalsh(root_a @ s_b @ root_a)
+    tr_cross = float(B.host.sqrt(B.host.clip(cross, 0, None)).sum())
+    diff = mu_a - mu_b
+    return max(float(diff @ diff + B.host.trace(s_a) + B.host.trace(s_b) - 2.0 * tr_cross), 0.0)
+
+
+def class_coverage(labels, n_classes: int) -> dict:
+    """Spread of predicted class labels: histogram, exp(entropy)/K, and classes with >= 1/(2K) share."""
+    lab = B.to_numpy(labels).astype(B.host.int64).ravel()
+    if lab.size == 0 or lab.min() < 0 or lab.max() >= n_classes:
+        raise ValueError(f"class_coverage: expected labels in [0, {n_classes}), received "
+                         f"{lab.size} labels" + (f" in [{lab.min()}, {lab.max()}]" if lab.size else ""))
+    q = B.host.bincount(lab, minlength=n_classes) / lab.size
+    nz = q > 0
+    entropy = float(-(q[nz] * B.host.log(q[nz])).sum())
+    return {
+        "class_coverage": math.exp(entropy) / n_classes,
+        "classes_covered": int((q >= 0.5 / n_classes).sum()),
+        "class_histogram": [round(float(v), 4) for v in q],
+    }

@@ -63,7 +63,7 @@ def plot_losses(records, path, keys=None, title: str = "training curves") -> str
     if not records:
         raise ValueError("plot_losses: no records to plot")
     keys = keys or [k for k in ("d_loss", "g_loss", "mmd2", "d_real", "d_fake", "g_grad_norm",
-                                "high_quality", "modes") if k in records[-1]]
+                                "high_quality", "modes", "fd", "class_coverage") if k in records[-1]]
     fig, axes = plt.subplots(len(keys), 1, figsize=(6, 1.8 * len(keys)), sharex=True)
     axes = [axes] if len(keys) == 1 else axes
     steps = [r["step"] for r in records]
@@ -73,6 +73,9 @@ def plot_losses(records, path, keys=None, title: str = "training curves") -> str
     if records[-1].get("g_loss") is not None:  # non-saturating -log D -> log 2; minimax log(1-D) -> -log 2
         sign = 1 if records[-1]["g_loss"] >= 0 else -1
         reference["g_loss"] = (sign * math.log(2), f"{'' if sign > 0 else '-'}log 2 (D = 1/2)")
+    if records[-1].get("fd_real") is not None:  # the Frechet distance of real images: the floor
+        reference["fd"] = (records[-1]["fd_real"], "real images")
+    reference["class_coverage"] = (1.0, "every class")
     for ax, k in zip(axes, keys):
         ax.plot(steps, [r.get(k, float("nan")) for r in records], lw=1.2)
         if k in reference:

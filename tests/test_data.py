@@ -38,5 +38,5 @@ def test_density_and_inverse_cdf():
 
 
 def test_unknown_name_lists_the_choices():
-    with pytest.raises(ValueError, match="unknown data set 'mnist'; choose from bimodal1d, gauss1d, grid25, ring8"):
+    with pytest.raises(ValueError, match="unknown data set 'mnist'; choose from bimodal1d, gauss1d, grid25, ring8, fashion-mnist"):
         get_dataset("mnist")

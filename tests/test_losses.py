@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from npgan import backend as B
 from npgan.gradcheck import gradcheck_loss
-from npgan.losses import sigmoid_cross_entropy, softplus
+from npgan.losses import sigmoid_cross_entropy, softmax_cross_entropy, softplus
 
 shapes = st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple)
 
@@ -65,3 +65,34 @@ def test_errors(backend_name):
         sigmoid_cross_entropy(x, B.normal((3,)))
     with pytest.raises(B.BackendMismatchError, match="received list"):
         sigmoid_cross_entropy([0.0], 1.0)
+
+
+@given(n=st.integers(1, 6), k=st.integers(2, 7), scale=st.floats(0.1, 8.0))
+def test_softmax_cross_entropy_gradient(f64, n, k, scale):
+    logits = B.normal((n, k)) * scale
+    labels = B.asarray(B.integers(0, k, n), dtype="int64")
+    report = gradcheck_loss(softmax_cross_entropy, logits, labels)
+    assert report.ok(1e-6), f"\n{report}"
+
+
+@given(n=st.integers(1, 6), k=st.integers(2, 7))
+def test_softmax_cross_entropy_matches_naive_formula(f64, n, k):
+    x = B.normal((n, k)) * 3
+    labels = B.integers(0, k, n)
+    loss, _ = softmax_cross_entropy(x, B.asarray(labels, dtype="int64"))
+    xn = B.to_numpy(x)
+    p = np.exp(xn) / np.exp(xn).sum(axis=1, keepdims=True)
+    assert loss == pytest.approx(-np.log(p[np.arange(n), labels]).mean(), rel=1e-10)
+
+
+def test_softmax_cross_entropy_is_finite_for_huge_logits(backend_name):
+    x = B.asarray(np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, 1e4]]))
+    loss, grad = softmax_cross_entropy(x, B.asarray(np.array([1, 2]), dtype="int64"))
+    assert loss == pytest.approx(2e4 / 2, rel=1e-6)  # row 0 costs 2e4, row 1 costs 0
+    assert np.isfinite(B.to_numpy(grad)).all()
+
+
+def test_softmax_cross_entropy_rejects_bad_labels(backend_name):
+    x = B.normal((3, 4))
+    with pytest.raises(ValueError, match=r"softmax_cross_entropy: expected labels of shape \(3,\)"):
+        softmax_cross_entropy(x, B.asarray(np.array([0, 1]), dtype="int64"))

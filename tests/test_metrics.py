@@ -54,3 +54,65 @@ def test_mmd2_separates_distributions(backend_name):
 def test_shape_error():
     with pytest.raises(ValueError, match=r"expected samples of shape \(n, 2\), received \(5, 3\)"):
         mode_metrics(np.zeros((5, 3)), RING.modes(), RING.std)
+
+
+# ----------------------------------------------------------------------------- image metrics
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from npgan.metrics import class_coverage, feature_stats, frechet_distance  # noqa: E402
+
+
+def _random_cov(rng, d):
+    a = rng.normal(size=(d, d))
+    return a @ a.T + 0.1 * np.eye(d)
+
+
+@given(d=st.integers(1, 8), seed=st.integers(0, 10_000))
+def test_frechet_distance_matches_the_eigenvalues_of_the_product(d, seed):
+    """Tr((S_a S_b)^{1/2}) = sum sqrt(eig(S_a S_b)) (real, non-negative): an independent route."""
+    rng = np.random.default_rng(seed)
+    mu_a, mu_b = rng.normal(size=d), rng.normal(size=d)
+    s_a, s_b = _random_cov(rng, d), _random_cov(rng, d)
+    tr_cross = np.sqrt(np.linalg.eigvals(s_a @ s_b).real.clip(0)).sum()
+    expected = ((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * tr_cross
+    fd = frechet_distance((mu_a, s_a), (mu_b, s_b))
+    assert fd == pytest.approx(expected, rel=1e-8, abs=1e-8)
+    assert frechet_distance((mu_b, s_b), (mu_a, s_a)) == pytest.approx(fd, rel=1e-8, abs=1e-8)
+    assert frechet_distance((mu_a, s_a), (mu_a, s_a)) == pytest.approx(0.0, abs=1e-8 * np.trace(s_a))
+
+
+def test_frechet_distance_of_diagonal_gaussians_is_closed_form():
+    """For diagonal covariances: |mu_a - mu_b|^2 + sum (sigma_a - sigma_b)^2."""
+    mu_a, mu_b = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 0.0])
+    sd_a, sd_b = np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 1.0])
+    fd = frechet_distance((mu_a, np.diag(sd_a ** 2)), (mu_b, np.diag(sd_b ** 2)))
+    assert fd == pytest.approx(5.0 + 1.0 + 0.0 + 4.0, rel=1e-12)
+
+
+def test_frechet_distance_from_samples():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(20000, 4))
+    same = frechet_distance(feature_stats(a), feature_stats(rng.normal(size=(20000, 4))))
+    shifted = frechet_distance(feature_stats(a), feature_stats(rng.normal(size=(20000, 4)) + [3, 0, 0, 0]))
+    assert same < 0.01
+    assert shifted == pytest.approx(9.0, rel=0.02)
+
+
+def test_feature_stats_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"feature_stats: expected features of shape \(n >= 2, d\)"):
+        feature_stats(np.zeros(5))
+
+
+def test_class_coverage():
+    even = class_coverage(np.arange(1000) % 10, 10)
+    assert even["class_coverage"] == pytest.approx(1.0)
+    assert even["classes_covered"] == 10
+    collapsed = class_coverage(np.full(500, 3), 10)
+    assert collapsed["class_coverage"] == pytest.approx(0.1)
+    assert collapsed["classes_covered"] == 1
+    assert collapsed["class_histogram"][3] == 1.0
+    half = class_coverage(np.arange(1000) % 5, 10)
+    assert half["class_coverage"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match=r"class_coverage: expected labels in \[0, 10\)"):
+        class_coverage(np.array([0, 10]), 10)

@@ -1,4 +1,4 @@
-"""Network builders for the trainers (multi-layer perceptrons for the low-dimensional data sets)."""
+"""Network builders for the trainers: multi-layer perceptrons (any data) and DCGAN (28x28 images)."""
 
 from __future__ import annotations
 
@@ -46,3 +46,19 @@ def dcgan28_discriminator(width: int = 64, in_channels: int = 1):
         nn.Conv2D(in_channels, width, 4, stride=2, padding=1, init="dcgan"), nn.LeakyReLU(0.2),
         nn.Conv2D(width, c, 4, stride=2, padding=1, bias=False, init="dcgan"), nn.BatchNorm(c),
         nn.LeakyReLU(0.2), nn.Flatten(), nn.Dense(c * 7 * 7, 1, init="dcgan"))
+
+
+def mlp_image_generator(latent_dim: int, shape, hidden: int = 256, depth: int = 2):
+    """z -> MLP -> Tanh -> (C, H, W): the fully connected generator of the 2014 paper, for images."""
+    size = 1
+    for s in shape:
+        size *= int(s)
+    return nn.Sequential(mlp_generator(latent_dim, size, hidden, depth), nn.Tanh(), nn.Reshape(tuple(shape)))
+
+
+def mlp_image_discriminator(shape, hidden: int = 256, depth: int = 2, pack: int = 1):
+    """(pack*C, H, W) -> Flatten -> MLP -> one logit."""
+    size = pack
+    for s in shape:
+        size *= int(s)
+    return nn.Sequential(nn.Flatten(), mlp_discriminator(size, hidden, depth))

@@ -66,9 +66,15 @@ def test_cli_resume_extends_a_run(tmp_path, capsys):
     (["train", "--data", "ring8"], "train needs --out DIR"),
     (["evaluate", "missing.npz"], "no such checkpoint file: missing.npz"),
     (["evaluate", "x.npz", "--backend", "cupy"], "backend 'cupy' is unavailable"),
+    (["train", "--data", "ring8", "--model", "dcgan", "--out", "x"], "model 'dcgan' is for images"),
+    (["train", "--data", "fashion-mnist", "--trainer", "mmd", "--out", "x"], "the mmd trainer works on"),
+    (["train", "--data", "fashion-mnist", "--data-dir", "empty", "--out", "x"],
+     "apt-get install dataset-fashion-mnist"),
+    (["train-classifier", "--data-dir", "empty"], "apt-get install dataset-fashion-mnist"),
 ])
 def test_cli_bad_input_gives_one_line_error(tmp_path, capsys, argv, message, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
     if "cupy" in argv and B.cupy_available():
         pytest.skip("cupy is usable here: no error to show")
     with pytest.raises(SystemExit) if "--steps" in argv else _no_raise():
@@ -105,3 +111,78 @@ def test_python_dash_m_entry_point(tmp_path):
     r = subprocess.run([sys.executable, "-m", "npgan", "train", "--data", "nope", "--out", str(tmp_path)],
                        capture_output=True, text=True, env={**os.environ, "NPGAN_BACKEND": "numpy"})
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "unknown data set" in r.stderr
+
+
+# ----------------------------------------------------------------------------- image runs
+from helpers import synthetic_fashion  # noqa: E402
+
+from npgan import classifier  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def fashion(tmp_path_factory):
+    """A synthetic Fashion-MNIST folder and a classifier trained on it (seconds, not minutes)."""
+    folder = synthetic_fashion(tmp_path_factory.mktemp("fashion"), n_train=300, n_test=100)
+    from npgan.data import fashion_mnist
+    clf = classifier.train(fashion_mnist("train", str(folder)), fashion_mnist("test", str(folder)),
+                           epochs=1, batch_size=32, progress=False, log=lambda m: None)
+    path = clf.save(folder / "clf.npz")
+    return str(folder), str(path)
+
+
+def image_cfg(fashion, **kw):
+    folder, clf = fashion
+    base = dict(data="fashion-mnist", data_dir=folder, classifier=clf, steps=4, log_every=2, width=4,
+                latent_dim=8, batch_size=8, eval_samples=40)
+    base.update(kw)
+    return make_config(**base)
+
+
+def test_image_run_writes_a_grid_per_logging_step_and_the_fd(tmp_path, fashion):
+    cfg = image_cfg(fashion)
+    assert cfg["model"] == "dcgan" and cfg["lr"] == 2e-4 and cfg["betas"] == [0.5, 0.999]
+    final = train(cfg, tmp_path, progress=False)
+    for f in ("grids/step_000002.png", "grids/step_000004.png", "samples.png", "losses.png", "checkpoint.npz"):
+        assert (tmp_path / f).stat().st_size > 0, f
+    recs = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs] == [2, 4]
+    for r in recs:
+        assert r["fd"] > r["fd_real"] > 0 and 0 < r["class_coverage"] <= 1
+        assert len(r["class_histogram"]) == 10
+    assert final["step"] == 4 and final["fd"] == recs[-1]["fd"]
+
+
+@pytest.mark.parametrize("model", ["dcgan", "mlp"])
+def test_image_resume_equals_uninterrupted(tmp_path, fashion, model):
+    cfg = image_cfg(fashion, model=model, hidden=16, depth=1, pack=2)
+    train(cfg, tmp_path / "full", progress=False, plots=False)
+    train(cfg, tmp_path / "cut", progress=False, plots=False, until=2)
+    train(cfg, tmp_path / "cut", resume=True, progress=False, plots=False)
+    a = np.load(tmp_path / "full" / "checkpoint.npz")
+    b = np.load(tmp_path / "cut" / "checkpoint.npz")
+    for k in a.files:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    grids = sorted(p.name for p in (tmp_path / "cut" / "grids").iterdir())
+    assert grids == ["step_000002.png", "step_000004.png"]
+
+
+def test_image_run_without_a_classifier_says_so(tmp_path, fashion):
+    notes = []
+    final = train(image_cfg(fashion, classifier=str(tmp_path / "none.npz"), steps=2), tmp_path / "run",
+                  progress=False, plots=False, log=notes.append)
+    assert "fd" not in final and len(notes) == 1 and "npgan train-classifier" in notes[0]
+
+
+def test_cli_image_sample_png_and_evaluate(tmp_path, fashion, capsys):
+    folder, clf = fashion
+    out = tmp_path / "run"
+    assert main(["train", "--data", "fashion-mnist", "--data-dir", folder, "--classifier", clf,
+                 "--out", str(out), "--steps", "2", "--log-every", "2", "--width", "4",
+                 "--batch-size", "8", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(out / "checkpoint.npz"), "-n", "16", "-o", str(tmp_path / "g.png")]) == 0
+    assert (tmp_path / "g.png").stat().st_size > 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "checkpoint.npz"), "-n", "50"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["step"] == 2 and result["fd"] > result["fd_real"] > 0 and "class_coverage" in result

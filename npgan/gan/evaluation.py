@@ -1,0 +1,121 @@
+"""What a training run measures and draws at each logging step, per kind of data.
+
+* ``MixtureEvaluator`` (ring8, grid25, the 1-D sets): mode metrics on 2,500
+  samples and MMD^2 (``npgan.metrics.evaluate``); at the end a scatter of samples
+  over data.
+* ``ImageEvaluator`` (Fashion-MNIST): an 8x8 grid of G(z) for one fixed batch of
+  noise, written at every logging step (``grids/step_000500.png``, and the latest
+  as ``samples.png``), so the grids show one set of garments taking shape; and,
+  when a classifier file exists (``npgan train-classifier``), the Frechet
+  distance to real test images in its feature space and the class coverage,
+  with the same distance for real training images as the floor to aim at.
+
+Both draw their random numbers with the training random state saved and
+restored around them (``preserved_rng``), so evaluating never changes what is
+trained.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .. import backend as B
+from ..backend import preserved_rng
+from ..metrics import evaluate
+
+
+def _sample_batched(trainer, n: int, batch_size: int = 500):
+    xp = B.get_backend()
+    return xp.concatenate([trainer.sample(min(batch_size, n - i)) for i in range(0, n, batch_size)])
+
+
+class MixtureEvaluator:
+    def __init__(self, cfg: dict, trainer, dataset, out_dir, log=print):
+        self.cfg, self.ds, self.out_dir = cfg, dataset, out_dir
+
+    def __call__(self, trainer) -> dict:
+        with preserved_rng():
+            return evaluate(trainer.sample(self.cfg["eval_samples"]), self.ds, n_mmd=self.cfg["eval_mmd"])
+
+    @staticmethod
+    def postfix(rec: dict) -> dict:
+        return {"modes": f"{rec['modes']}/{rec['n_modes']}", "hq": f"{rec['high_quality']:.3f}"}
+
+    @staticmethod
+    def summary(rec: dict) -> dict:
+        return {k: rec[k] for k in ("step", "modes", "n_modes", "high_quality", "reverse_kl", "mmd2") if k in rec}
+
+    def final_plots(self, trainer, records) -> list:
+        from .. import plot
+        cfg, last = self.cfg, records[-1]
+        with preserved_rng():
+            samples = trainer.sample(cfg["eval_samples"])
+            data = self.ds.sample(cfg["eval_samples"])
+        path = os.path.join(self.out_dir, "samples.png")
+        plot.plot_samples(samples, self.ds, path, data=data,
+                          title=f"{cfg['trainer']} on {cfg['data']}, step {trainer.step}: "
+                                f"{last['modes']}/{last['n_modes']} modes, {last['high_quality']:.1%} high quality")
+        return [path]
+
+
+class ImageEvaluator:
+    GRID = 64  # an 8x8 sample grid
+
+    def __init__(self, cfg: dict, trainer, dataset, out_dir, log=print):
+        from ..classifier import Classifier, default_path
+        self.cfg, self.ds, self.out_dir = cfg, dataset, out_dir
+        with preserved_rng():  # the grid's noise: fixed by the seed, the same after --resume
+            B.seed(cfg["seed"] + 1_000_003)
+            self.grid_noise = trainer.sample_noise(self.GRID)
+        self.classifier, self.fd_real = None, None
+        path = cfg.get("classifier") or default_path()
+        if os.path.exists(path):
+            self.classifier = Classifier.load(path)
+            if self.classifier.real_stats is None or self.classifier.in_shape != dataset.shape:
+                raise ValueError(f"{path}: classifier for images {self.classifier.in_shape} without "
+                                 f"reference statistics cannot evaluate {cfg['data']} {dataset.shape}")
+            with preserved_rng():  # the floor: as many real training images as generated ones
+                B.seed(cfg["seed"] + 2_000_003)
+                self.fd_real = self.classifier.real_floor(self.ds, cfg["eval_samples"])
+        else:
+            log(f"note: no classifier at {path}: Frechet distance and class coverage are skipped "
+                f"(create it once with: npgan train-classifier)")
+
+    def __call__(self, trainer) -> dict:
+        from .. import plot
+        rec = {}
+        with preserved_rng():
+            if self.classifier is not None:
+                rec.update(self.classifier.evaluate(_sample_batched(trainer, self.cfg["eval_samples"])))
+                rec["fd_real"] = self.fd_real
+            grid = trainer.sample(self.GRID, z=self.grid_noise)
+        title = f"{self.cfg['model']} on {self.cfg['data']}, step {trainer.step}"
+        if "fd" in rec:
+            title += f": FD {rec['fd']:.2f} (real {self.fd_real:.2f})"
+        path = os.path.join(self.out_dir, "grids", f"step_{trainer.step:06d}.png")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        plot.plot_image_grid(grid, path, title=title)
+        plot.plot_image_grid(grid, os.path.join(self.out_dir, "samples.png"), title=title)
+        return rec
+
+    @staticmethod
+    def postfix(rec: dict) -> dict:
+        out = {"D(x)": f"{rec['d_real']:.2f}", "D(G(z))": f"{rec['d_fake']:.2f}"}
+        if "fd" in rec:
+            out["fd"] = f"{rec['fd']:.2f}"
+        return out
+
+    @staticmethod
+    def summary(rec: dict) -> dict:
+        return {k: rec[k] for k in ("step", "d_loss", "g_loss", "d_real", "d_fake", "fd", "fd_real",
+                                    "class_coverage", "classes_covered") if k in rec}
+
+    def final_plots(self, trainer, records) -> list:
+        return [os.path.join(self.out_dir, "samples.png"), os.path.join(self.out_dir, "grids")]
+
+
+def make_evaluator(cfg: dict, trainer, dataset, out_dir, log=print):
+    """The evaluator for the run's kind of data."""
+    from ..data import is_image
+    cls = ImageEvaluator if is_image(cfg["data"]) else MixtureEvaluator
+    return cls(cfg, trainer, dataset, out_dir, log)
