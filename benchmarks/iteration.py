@@ -10,7 +10,11 @@ run with the same structure. Columns:
 * ms/iter: median of --repeat iterations after warm-up (device synchronised);
 * samples/s: batch / time;
 * GFLOP/s: matrix-product FLOPs counted analytically (forward F; backward 2F;
-  an iteration = 4 F_G + 9 F_D), divided by time;
+  an iteration = 4 F_G + 8 F_D: G forward twice and backward once; D forward three
+  times, backward with weight gradients twice (D step) and input gradients only
+  once (G step, D frozen)), divided by time. PyTorch also computes D's weight
+  gradients in the G step (9 F_D); the same FLOP count is used for both, so its
+  GFLOP/s is a lower bound;
 * peak MB: peak of NumPy allocations during one npgan iteration (tracemalloc);
 * torch ms, npgan/torch: the ratio the targets are stated in;
 * load: CPU share used by *other* processes while timing (rerun above a few %).
@@ -99,7 +103,7 @@ def npgan_iteration(name, batch, backend_name):
     G, D = npgan_models(name)
     gan = GAN(G, D, latent, lr=2e-4)
     real = B.normal((batch,) + shape)
-    flops = 4 * forward_flops(G, (batch, latent)) + 9 * forward_flops(D, (batch,) + shape)
+    flops = 4 * forward_flops(G, (batch, latent)) + 8 * forward_flops(D, (batch,) + shape)
     return (lambda: gan.train_step(real)), flops
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 from .. import backend as B
 from ..losses import sigmoid_cross_entropy
 from ..nn.activations import sigmoid
+from ..nn.module import frozen
 from ..optim import Adam, grad_norm
 from .base import Trainer
 
@@ -112,8 +113,9 @@ class GAN(Trainer):
     def generator_gradients(self, batch_size: int, z=None) -> float:
         """L_G (minimax or non-saturating) and its gradients in G's ``.grad`` (zeroed first).
 
-        D's ``.grad`` also receives gradients on the way (they are cleared before D's next
-        update); its parameters are not changed.
+        The gradient flows *through* D to G(z), but D is frozen on the way: its weight
+        gradients are not computed (G's update does not use them) and its ``.grad`` is
+        left as it was.
         """
         D, G = self.discriminator, self.generator
         G.zero_grad()
@@ -125,7 +127,8 @@ class GAN(Trainer):
         else:
             neg, g = sigmoid_cross_entropy(logits, 0.0)             # -log(1 - D(G(z)))
             g_loss, g = -neg, -g                                   # log(1 - D(G(z)))
-        grad_fake = unpack_grad(D.backward(g), fake.shape)         # dL_G / dG(z)
+        with frozen(D):
+            grad_fake = unpack_grad(D.backward(g), fake.shape)     # dL_G / dG(z)
         G.backward(grad_fake)
         return g_loss
 

@@ -42,9 +42,13 @@ class ReLU(_Elementwise):
 class LeakyReLU(_Elementwise):
     r"""Leaky ReLU with slope ``negative_slope`` (a) for negative inputs; DCGAN uses a = 0.2.
 
-    Forward:  y = x if x > 0 else a*x
+    Forward:  y = x if x > 0 else a*x        computed as max(x, a*x) for a <= 1
     Backward: dL/dx = dL/dy * (1 if x > 0 else a)
+                    = dL/dy * (a + (1 - a) * [x > 0])
     Cache: the boolean mask [x > 0]. Shapes: any, y like x.
+
+    (Both passes avoid ``where``, which is several times slower than arithmetic
+    on NumPy; the slope array is built from the mask in place.)
     """
 
     def __init__(self, negative_slope: float = 0.2):
@@ -53,13 +57,21 @@ class LeakyReLU(_Elementwise):
 
     def forward(self, x, training: bool = True):
         xp = self._begin(x)
-        mask = x > 0
-        self._cache = mask
-        return xp.where(mask, x, x * self.negative_slope)
+        a = self.negative_slope
+        self._cache = x > 0
+        y = x * a
+        if a <= 1.0:
+            return xp.maximum(x, y, out=y)
+        return xp.minimum(x, y, out=y)  # a > 1: a*x is the larger for x > 0
 
     def backward(self, grad_out):
         mask = self._end_backward(grad_out)
-        return B.get_backend().where(mask, grad_out, grad_out * self.negative_slope)
+        a = self.negative_slope
+        slope = mask.astype(grad_out.dtype)
+        slope *= 1.0 - a
+        slope += a
+        slope *= grad_out
+        return slope
 
     def __repr__(self) -> str:
         return f"LeakyReLU({self.negative_slope})"

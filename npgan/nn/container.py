@@ -31,6 +31,12 @@ class Sequential(Layer):
             grad_out = layer.backward(grad_out)
         return grad_out
 
+    def requires_grad_(self, flag: bool = True) -> "Sequential":
+        self.requires_grad = bool(flag)
+        for layer in self.layers:
+            layer.requires_grad_(flag)
+        return self
+
     def named_parameters(self, prefix: str = ""):
         out = []
         for i, layer in enumerate(self.layers):

@@ -71,6 +71,7 @@ class Conv2D(_ConvBase):
         dL/db  = sum over rows of G      (O,)
         dL/dX  = G @ Wm                  (N*Ho*Wo, kh*kw*C)
         dL/dx  = crop(col2im(dL/dX))     (N, C, H, W)   overlapping windows add up
+                                                        (col2im skips the padding as it adds)
 
     Cache: X (the im2col matrix, needed for dL/dWm) and x's shape.
 
@@ -111,13 +112,14 @@ class Conv2D(_ConvBase):
         self._check_grad(grad_out, self.output_shape((n, c, h, w)))
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         _, o, ho, wo = grad_out.shape
-        g = grad_out.transpose(0, 2, 3, 1).reshape(-1, o)
-        self._accumulate_weight_grad(g.T @ cols)
-        if self.bias is not None:
-            self.bias.grad += g.sum(axis=0)
+        g = grad_out.transpose(0, 2, 3, 1).reshape(-1, o)  # a view when grad_out is channels-last
+        if self.requires_grad:
+            self._accumulate_weight_grad(g.T @ cols)
+            if self.bias is not None:
+                self.bias.grad += g.sum(axis=0)
         dcols = g @ self._wmat()
-        dx = col2im(dcols, n, h + 2 * ph, w + 2 * pw, c, kh, kw, sh, sw, ho, wo)
-        return dx[:, ph:ph + h, pw:pw + w, :].transpose(0, 3, 1, 2)
+        dx = col2im(dcols, n, h + 2 * ph, w + 2 * pw, c, kh, kw, sh, sw, ho, wo, crop=(ph, pw, h, w))
+        return dx.transpose(0, 3, 1, 2)
 
 
 class ConvTranspose2D(_ConvBase):
@@ -134,7 +136,7 @@ class ConvTranspose2D(_ConvBase):
         y = y_full[:, :, ph : ph + Ho, pw : pw + Wo] + b[o]
 
     As matrices: ``Xm`` is x as (N*H*W, Ci); ``Wm`` the weight as (Ci, kh*kw*Co);
-    ``y_full = col2im(Xm @ Wm)``. (output_padding only makes y_full one row/column
+    ``y = crop(col2im(Xm @ Wm))``, cropped as it is summed. (output_padding only makes y_full one row/column
     longer at the bottom/right, so the output size is unambiguous.)
 
     Backward, given G = dL/dy (N, Co, Ho, Wo) zero-padded back to y_full's size::
@@ -177,10 +179,9 @@ class ConvTranspose2D(_ConvBase):
             raise ValueError(f"{self!r}: input {h}x{w} gives an empty output ({ho}x{wo})")
         xm = x.transpose(0, 2, 3, 1).reshape(n * h * w, ci)
         cols = xm @ self._wmat()
-        y_full = col2im(cols, n, ho + 2 * ph, wo + 2 * pw, co, kh, kw, sh, sw, h, w)
-        y = y_full[:, ph:ph + ho, pw:pw + wo, :]
+        y = col2im(cols, n, ho + 2 * ph, wo + 2 * pw, co, kh, kw, sh, sw, h, w, crop=(ph, pw, ho, wo))
         if self.bias is not None:
-            y = y + self.bias.data
+            y += self.bias.data
         self._cache = (xm, x.shape)
         return y.transpose(0, 3, 1, 2)
 
@@ -188,9 +189,10 @@ class ConvTranspose2D(_ConvBase):
         xm, (n, ci, h, w) = self._cached()
         self._check_grad(grad_out, self.output_shape((n, ci, h, w)))
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        if self.bias is not None:
+        if self.bias is not None and self.requires_grad:
             self.bias.grad += grad_out.sum(axis=(0, 2, 3))
         gc = im2col(pad_nhwc(grad_out, ph, pw), kh, kw, sh, sw, h, w)
-        self._accumulate_weight_grad(xm.T @ gc)
+        if self.requires_grad:
+            self._accumulate_weight_grad(xm.T @ gc)
         dx = gc @ self._wmat().T
         return dx.reshape(n, h, w, ci).transpose(0, 3, 1, 2)

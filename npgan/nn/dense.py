@@ -48,8 +48,9 @@ class Dense(Layer):
     def backward(self, grad_out):
         x = self._cached()
         self._check_grad(grad_out, (x.shape[0], self.out_features))
-        self.weight.grad += x.T @ grad_out
-        self.bias.grad += grad_out.sum(axis=0)
+        if self.requires_grad:
+            self.weight.grad += x.T @ grad_out
+            self.bias.grad += grad_out.sum(axis=0)
         return grad_out @ self.weight.data.T
 
     def __repr__(self) -> str:

@@ -13,12 +13,24 @@ weights are permuted to match (``W.transpose(0, 2, 3, 1)``). Measured on a
 2-core CPU this gather is about 3x cheaper than (C, kh, kw)-ordered columns
 built from NCHW.
 
-Vectorisation. Both helpers loop over the kh*kw kernel offsets only. For
-offset (i, j) the pixels that land at that position of every window are one
-strided view ``x[:, i : i + s*(Ho-1)+1 : s, j : j + s*(Wo-1)+1 : s, :]`` of
-the image, so each iteration is one array copy (im2col) or one in-place add
-(col2im) over the whole batch. No ``add.at`` (slow and serialising), no loop
-over batch, pixels or channels.
+Vectorisation. ``im2col`` makes no loop at all: the windows are one strided
+*view* of the image, shaped (N, Ho, Wo, kh, kw, C) with strides
+(sN, s*sH, s*sW, sH, sW, sC), where (sN, sH, sW, sC) are the image's strides,
+and a single reshape copies it into the column matrix. In that view the
+(kw, C) axes of a window row are contiguous in memory, so the copy moves runs
+of kw*C values (measured: 3x faster than one copy per kernel offset, which
+moves runs of C). ``col2im`` cannot be a view (windows overlap, and the
+overlapping values must be *summed*), so it loops over the kh*kw kernel
+offsets: for offset (i, j) the pixels at that position of every window are one
+strided view ``out[:, i : i + s*(Ho-1)+1 : s, j : j + s*(Wo-1)+1 : s, :]``,
+and each iteration is one in-place add over the whole batch. No ``add.at``
+(slow and serialising), no loop over batch, pixels or channels.
+
+Cropping. ``col2im`` can leave out a border (the padding of a convolution's
+input, the cropped margin of a transposed convolution's output) as it adds:
+each offset's add is clipped to the rows and columns inside the crop, so the
+result is a fresh contiguous (N, H, W, C) array, with no padded intermediate
+and no copy to crop it.
 """
 
 from __future__ import annotations
@@ -57,21 +69,42 @@ def im2col(x_nhwc, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int):
     """
     xp = B.get_backend()
     n, _, _, c = x_nhwc.shape
-    cols = xp.empty((n, ho, wo, kh, kw, c), dtype=x_nhwc.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, :, :, i, j, :] = x_nhwc[:, i:i + sh * (ho - 1) + 1:sh,
-                                            j:j + sw * (wo - 1) + 1:sw, :]
-    return cols.reshape(n * ho * wo, kh * kw * c)
+    s_n, s_h, s_w, s_c = x_nhwc.strides
+    windows = xp.lib.stride_tricks.as_strided(
+        x_nhwc, shape=(n, ho, wo, kh, kw, c), strides=(s_n, sh * s_h, sw * s_w, s_h, s_w, s_c))
+    return windows.reshape(n * ho * wo, kh * kw * c)  # the one copy
+
+
+def _clip(offset: int, stride: int, count: int, lo: int, hi: int):
+    """Window indices a in [0, count) whose pixel offset + stride*a lies in [lo, hi):
+    (first a, last a + 1, that first pixel - lo); the range is empty when first >= last."""
+    first = max(0, -(-(lo - offset) // stride))
+    last = min(count, -(-(hi - offset) // stride))
+    return first, last, offset + stride * first - lo
 
 
 def col2im(cols, n: int, hp: int, wp: int, c: int, kh: int, kw: int,
-           sh: int, sw: int, ho: int, wo: int):
-    """Adjoint of ``im2col``: scatter-add (N*Ho*Wo, kh*kw*C) rows onto an (N, Hp, Wp, C) image."""
+           sh: int, sw: int, ho: int, wo: int, crop=(0, 0, None, None)):
+    """Adjoint of ``im2col``: scatter-add (N*Ho*Wo, kh*kw*C) rows onto an (N, Hp, Wp, C) image.
+
+    ``crop = (top, left, height, width)`` returns only that part of the image,
+    (N, height, width, C), computed directly (nothing outside it is added up).
+    """
     xp = B.get_backend()
+    top, left, height, width = crop
+    height = hp - top if height is None else height
+    width = wp - left if width is None else width
     cols = cols.reshape(n, ho, wo, kh, kw, c)
-    out = xp.zeros((n, hp, wp, c), dtype=cols.dtype)
+    out = xp.zeros((n, height, width, c), dtype=cols.dtype)
     for i in range(kh):
+        a0, a1, r0 = _clip(i, sh, ho, top, top + height)
+        if a0 >= a1:
+            continue
         for j in range(kw):
-            out[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :] += cols[:, :, :, i, j, :]
+            b0, b1, c0 = _clip(j, sw, wo, left, left + width)
+            if b0 >= b1:
+                continue
+            rows = slice(r0, r0 + sh * (a1 - a0 - 1) + 1, sh)
+            columns = slice(c0, c0 + sw * (b1 - b0 - 1) + 1, sw)
+            out[:, rows, columns, :] += cols[:, a0:a1, b0:b1, i, j, :]
     return out

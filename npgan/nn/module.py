@@ -10,9 +10,14 @@ Contract of a layer (cs231n's forward/backward pairs, made objects):
   data and its pass on fake data sum into one gradient; ``zero_grad()`` clears.
 * ``parameters()`` lists the trainable ``Parameter`` objects; ``buffers()``
   lists non-trained state that must be saved (BatchNorm's running statistics).
+* ``requires_grad = False`` (``frozen(layer)``) makes ``backward`` return dL/dx
+  and skip dL/dθ: the generator's update needs the gradient *through* the
+  discriminator, not the discriminator's own weight gradients.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 from .. import backend as B
 from ..io import load_npz, save_npz
@@ -44,6 +49,7 @@ class Layer:
 
     _params: tuple = ()   # attribute names holding Parameters
     _buffers: tuple = ()  # attribute names holding saved, non-trained arrays
+    requires_grad = True  # False: backward skips the parameter gradients (see ``frozen``)
 
     def __init__(self):
         self._cache = None
@@ -111,6 +117,11 @@ class Layer:
         for p in self.parameters():
             p.zero_grad()
 
+    def requires_grad_(self, flag: bool = True) -> "Layer":
+        """Switch the parameter gradients of this layer (and its sublayers) on or off."""
+        self.requires_grad = bool(flag)
+        return self
+
     # -- state -----------------------------------------------------------------
     def state_dict(self) -> dict:
         """Copies of the parameters and buffers as host NumPy arrays, keyed by dotted names.
@@ -165,3 +176,14 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+@contextlib.contextmanager
+def frozen(layer: Layer):
+    """Within the block, ``layer.backward`` computes input gradients only (its ``.grad`` is left as is)."""
+    before = layer.requires_grad
+    layer.requires_grad_(False)
+    try:
+        yield layer
+    finally:
+        layer.requires_grad_(before)

@@ -29,8 +29,14 @@ class BatchNorm(Layer):
         dL/dgamma = sum(G * xhat)          dL/dbeta = sum(G)         (sums over m values)
         training: mu and var depend on x, so with D = G * gamma
             dL/dx = istd / m * (m * D - sum(D) - xhat * sum(D * xhat))
+                  = gamma * istd * (G - mean(G) - xhat * mean(G * xhat))
         eval: mu and var are constants
             dL/dx = G * gamma * istd
+
+    The second form of the training gradient reuses the two sums dL/dbeta and
+    dL/dgamma already computed (sum(D) = gamma * sum(G), sum(D * xhat) =
+    gamma * sum(G * xhat)), so the whole backward pass is three passes over G
+    plus three elementwise ones.
 
     Cache: xhat, istd and the mode.
     """
@@ -65,30 +71,42 @@ class BatchNorm(Layer):
                 raise ValueError(f"{self!r}: training needs more than 1 value per channel, "
                                  f"received input shape {tuple(x.shape)}")
             mu = x.mean(axis=axes)
-            var = x.var(axis=axes)
+            xhat = x - self._bcast(mu, x.ndim)          # centred; scaled in place below
+            var = (xhat * xhat).mean(axis=axes)
             mom = self.momentum
             self.running_mean = (1 - mom) * self.running_mean + mom * mu
             self.running_var = (1 - mom) * self.running_var + mom * var * (m / (m - 1))
         else:
             mu, var = self.running_mean, self.running_var
+            xhat = x - self._bcast(mu, x.ndim)
         istd = 1.0 / B.get_backend().sqrt(var + self.eps)
-        xhat = (x - self._bcast(mu, x.ndim)) * self._bcast(istd, x.ndim)
+        xhat *= self._bcast(istd, x.ndim)
         self._cache = (xhat, istd, training)
-        return xhat * self._bcast(self.weight.data, x.ndim) + self._bcast(self.bias.data, x.ndim)
+        y = xhat * self._bcast(self.weight.data, x.ndim)
+        y += self._bcast(self.bias.data, x.ndim)
+        return y
 
     def backward(self, grad_out):
         xhat, istd, training = self._cached()
         self._check_grad(grad_out, xhat.shape)
         axes, nd = self._axes(xhat), xhat.ndim
-        self.weight.grad += (grad_out * xhat).sum(axis=axes)
-        self.bias.grad += grad_out.sum(axis=axes)
-        d = grad_out * self._bcast(self.weight.data, nd)
+        scale = self._bcast(self.weight.data * istd, nd)       # gamma * istd, per channel
+        if not training and not self.requires_grad:
+            return grad_out * scale
+        sum_gx = (grad_out * xhat).sum(axis=axes)               # dL/dgamma
+        sum_g = grad_out.sum(axis=axes)                         # dL/dbeta
+        if self.requires_grad:
+            self.weight.grad += sum_gx
+            self.bias.grad += sum_g
         if not training:
-            return d * self._bcast(istd, nd)
+            return grad_out * scale
         m = xhat.size // self.num_features
-        sum_d = self._bcast(d.sum(axis=axes), nd)
-        sum_dx = self._bcast((d * xhat).sum(axis=axes), nd)
-        return (self._bcast(istd, nd) / m) * (m * d - sum_d - xhat * sum_dx)
+        dx = xhat * self._bcast(sum_gx / m, nd)                 # xhat * mean(G * xhat)
+        dx += self._bcast(sum_g / m, nd)                        # + mean(G)
+        xp = B.get_backend()
+        xp.subtract(grad_out, dx, out=dx)                       # G - mean(G) - xhat * mean(G xhat)
+        dx *= scale
+        return dx
 
     def __repr__(self) -> str:
         return f"BatchNorm({self.num_features})"

@@ -1,15 +1,46 @@
-"""Layers that only change shape: Flatten and Reshape. Their backward pass undoes the reshape."""
+"""Layers that only change shape: Flatten and Reshape. Their backward pass undoes the reshape.
+
+Memory layout. A convolution's output is channels-last in memory (an NCHW view
+of an (N, H, W, C) array; see ``npgan.nn.im2col``), and so is everything
+elementwise computed from it. The gradient arriving at Flatten's backward pass
+is an ordinary (N, C*H*W) array; reshaped, it would be NCHW in memory, and every
+elementwise operation that then mixes it with the cached channels-last
+activations (LeakyReLU, BatchNorm) would walk one of them against its strides,
+several times slower. So the backward pass writes the gradient into an array
+with the *input's* memory layout: one copy here instead of slow passes below.
+"""
 
 from __future__ import annotations
 
+from .. import backend as B
 from .module import Layer
+
+
+def _layout(x):
+    """x's axes from the largest stride to the smallest, or None when x is C-contiguous."""
+    if x.flags.c_contiguous:
+        return None
+    return tuple(sorted(range(x.ndim), key=lambda i: -x.strides[i]))
+
+
+def _reshape_like(grad, shape, layout):
+    """``grad`` reshaped to ``shape``, stored in memory with the axis order ``layout``."""
+    g = grad.reshape(shape)
+    if layout is None:
+        return g
+    out = B.get_backend().empty(tuple(shape[i] for i in layout), dtype=grad.dtype)
+    inverse = tuple(layout.index(i) for i in range(len(layout)))
+    out = out.transpose(inverse)
+    out[...] = g
+    return out
 
 
 class Flatten(Layer):
     r"""(N, d1, d2, ...) -> (N, d1*d2*...).
 
-    Forward: y = reshape(x, (N, -1)).  Backward: dL/dx = reshape(dL/dy, x.shape).
-    Cache: x's shape.
+    Forward: y = reshape(x, (N, -1)).  Backward: dL/dx = reshape(dL/dy, x.shape),
+    in x's memory layout (see the module docstring). Cache: x's shape and layout.
+    The flattening order is (d1, d2, ...), i.e. (C, H, W) for images, as in PyTorch.
     """
 
     def forward(self, x, training: bool = True):
@@ -17,23 +48,23 @@ class Flatten(Layer):
         if x.ndim < 2:
             raise ValueError(f"{self!r}: expected an input with a batch axis and at least one "
                              f"more, received shape {tuple(x.shape)}")
-        self._cache = x.shape
+        self._cache = (x.shape, _layout(x))
         return x.reshape(x.shape[0], -1)
 
     def backward(self, grad_out):
-        shape = self._cached()
+        shape, layout = self._cached()
         per_sample = 1
         for s in shape[1:]:
             per_sample *= s
         self._check_grad(grad_out, (shape[0], per_sample))
-        return grad_out.reshape(shape)
+        return _reshape_like(grad_out, shape, layout)
 
 
 class Reshape(Layer):
     r"""(N, ...) -> (N, *shape), e.g. Reshape((128, 7, 7)) after a generator's Dense layer.
 
-    Forward: y = reshape(x, (N,) + shape).  Backward: dL/dx = reshape(dL/dy, x.shape).
-    Cache: x's shape.
+    Forward: y = reshape(x, (N,) + shape).  Backward: dL/dx = reshape(dL/dy, x.shape),
+    in x's memory layout. Cache: x's shape and layout.
     """
 
     def __init__(self, shape):
@@ -48,13 +79,13 @@ class Reshape(Layer):
         if x.ndim < 1 or x.size != x.shape[0] * want:
             raise ValueError(f"{self!r}: expected (N, ...) with {want} values per sample, "
                              f"received shape {tuple(x.shape)}")
-        self._cache = x.shape
+        self._cache = (x.shape, _layout(x))
         return x.reshape((x.shape[0],) + self.shape)
 
     def backward(self, grad_out):
-        shape = self._cached()
+        shape, layout = self._cached()
         self._check_grad(grad_out, (shape[0],) + self.shape)
-        return grad_out.reshape(shape)
+        return _reshape_like(grad_out, shape, layout)
 
     def __repr__(self) -> str:
         return f"Reshape({self.shape})"

@@ -155,3 +155,17 @@ def test_value_at_equilibrium_is_minus_log_4(backend_name):
     fake_loss, _ = sigmoid_cross_entropy(D.forward(gan.sample(20000), training=False), 0.0)
     value = -(real_loss + fake_loss)
     assert abs(value - (-math.log(4))) < 0.02
+
+
+def test_generator_step_leaves_the_discriminator_gradients_alone(backend_name):
+    """D is frozen in G's update: its .grad keeps what the D step put there."""
+    G = nn.Sequential(nn.Dense(2, 8), nn.ReLU(), nn.Dense(8, 2))
+    D = nn.Sequential(nn.Dense(2, 8), nn.LeakyReLU(0.2), nn.Dense(8, 1))
+    gan = GAN(G, D, 2)
+    gan.discriminator_gradients(B.normal((16, 2)))
+    before = [B.to_numpy(p.grad, copy=True) for p in D.parameters()]
+    gan.generator_gradients(16)
+    for b, p in zip(before, D.parameters()):
+        np.testing.assert_array_equal(B.to_numpy(p.grad), b)
+    assert D.requires_grad and all(layer.requires_grad for layer in D.layers)
+    assert any(float(abs(p.grad).max()) > 0 for p in G.parameters())

@@ -17,7 +17,7 @@ def away_from_zero(x):
     return xp.where(abs(x) < 1e-3, x + 0.01, x)
 
 
-@given(shape=shapes, slope=st.floats(0.0, 0.5))
+@given(shape=shapes, slope=st.one_of(st.floats(0.0, 0.5), st.floats(-2.0, 3.0)))
 def test_relu_family_gradients(f64, shape, slope):
     x = away_from_zero(B.normal(shape))
     assert_grads_ok(nn.ReLU(), x)
@@ -50,3 +50,11 @@ def test_sigmoid_is_finite_for_huge_inputs(backend_name):
 def test_activation_rejects_integer_input(backend_name):
     with pytest.raises(B.BackendMismatchError, match=r"ReLU\(\): expected a floating-point input"):
         nn.ReLU()(B.asarray(np.arange(3)))
+
+
+@pytest.mark.parametrize("slope", [0.2, -0.5, 2.5])
+def test_leaky_relu_values_for_any_slope(backend_name, slope):
+    x = B.asarray(np.array([-2.0, -0.5, 0.0, 0.5, 3.0]))
+    y = B.to_numpy(nn.LeakyReLU(slope)(x))
+    xn = B.to_numpy(x)
+    np.testing.assert_allclose(y, np.where(xn > 0, xn, slope * xn), rtol=1e-6)

@@ -138,3 +138,45 @@ def test_backward_accumulates_gradients(f64):
     np.testing.assert_allclose(B.to_numpy(conv.weight.grad), g1 + g2, rtol=1e-12)
     conv.zero_grad()
     assert float(abs(conv.weight.grad).max()) == 0.0
+
+
+@given(cfg=conv_config(), data=st.data())
+def test_col2im_crop_equals_cropping_the_full_image(f64, cfg, data):
+    """col2im's crop skips the border as it adds: the same numbers as summing all, then cropping."""
+    (kh, kw), (sh, sw), n, c = cfg["k"], cfg["s"], cfg["n"], cfg["c"]
+    hp, wp = cfg["h"] + 2 * cfg["p"][0], cfg["w"] + 2 * cfg["p"][1]
+    ho, wo = (hp - kh) // sh + 1, (wp - kw) // sw + 1
+    top, left = data.draw(st.integers(0, hp - 1)), data.draw(st.integers(0, wp - 1))
+    height, width = data.draw(st.integers(1, hp - top)), data.draw(st.integers(1, wp - left))
+    cols = B.normal((n * ho * wo, kh * kw * c))
+    full = col2im(cols, n, hp, wp, c, kh, kw, sh, sw, ho, wo)
+    part = col2im(cols, n, hp, wp, c, kh, kw, sh, sw, ho, wo, crop=(top, left, height, width))
+    assert part.flags.c_contiguous
+    np.testing.assert_array_equal(B.to_numpy(part), B.to_numpy(full[:, top:top + height, left:left + width]))
+
+
+def test_im2col_matches_a_copy_per_offset(f64):
+    x = B.normal((2, 9, 8, 3))
+    kh, kw, sh, sw, ho, wo = 3, 2, 2, 3, 4, 3
+    cols = B.to_numpy(im2col(x, kh, kw, sh, sw, ho, wo)).reshape(2, ho, wo, kh, kw, 3)
+    xn = B.to_numpy(x)
+    for i in range(kh):
+        for j in range(kw):
+            np.testing.assert_array_equal(cols[:, :, :, i, j], xn[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw])
+
+
+@pytest.mark.parametrize("cls", ["Conv2D", "ConvTranspose2D"])
+def test_frozen_layer_gives_the_input_gradient_only(f64, cls):
+    layer = getattr(nn, cls)(2, 3, 3, stride=2, padding=1)
+    x = B.normal((2, 2, 5, 5))
+    y = layer.forward(x)
+    g = B.normal(y.shape)
+    dx = layer.backward(g)
+    layer.zero_grad()
+    with nn.frozen(layer):
+        layer.forward(x)
+        dx_frozen = layer.backward(g)
+    assert layer.requires_grad
+    np.testing.assert_array_equal(B.to_numpy(dx_frozen), B.to_numpy(dx))
+    for p in layer.parameters():
+        assert float(abs(p.grad).max()) == 0.0
