@@ -12,8 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def pin_threads(n: int) -> None:
-    """Limit BLAS/OpenMP threads; must run before numpy (or torch) is imported."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    """Limit BLAS/OpenMP threads and npgan's own (parallel_for); before numpy or torch is imported."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NPGAN_NUM_THREADS"):
         os.environ[var] = str(n)
 
 

@@ -132,3 +132,42 @@ def test_layer_refuses_non_array_and_wrong_dtype(backend_name):
     x64 = B.asarray(np.zeros((4, 3)), dtype=np.float64)
     with pytest.raises(B.BackendMismatchError, match="expected dtype float32, received float64"):
         layer.forward(x64)
+
+
+def test_parallel_for_covers_the_range_once_and_reraises():
+    seen = []
+    previous = B.num_threads()
+    try:
+        B.set_num_threads(3)
+        B.parallel_for(lambda lo, hi: seen.append((lo, hi)), 10, work=1 << 21)
+        assert sorted(seen) == [(0, 3), (3, 6), (6, 10)]
+        seen.clear()
+        B.parallel_for(lambda lo, hi: seen.append((lo, hi)), 10, work=10)  # too little work: inline
+        assert seen == [(0, 10)]
+
+        def boom(lo, hi):
+            if lo > 0:
+                raise RuntimeError("worker failed")
+        with pytest.raises(RuntimeError, match="worker failed"):
+            B.parallel_for(boom, 4, work=1 << 21)
+        with pytest.raises(ValueError, match="expected a positive count"):
+            B.set_num_threads(0)
+    finally:
+        B.set_num_threads(previous)
+
+
+def test_threaded_im2col_col2im_equal_the_single_threaded_ones(backend_name):
+    from npgan.nn.im2col import col2im, im2col
+    x = B.normal((16, 18, 18, 64))
+    cols = B.normal((16 * 8 * 8, 4 * 4 * 64))
+    previous = B.num_threads()
+    try:
+        out = {}
+        for t in (1, 2):
+            B.set_num_threads(t)
+            out[t] = (B.to_numpy(im2col(x, 4, 4, 2, 2, 8, 8)),
+                      B.to_numpy(col2im(cols, 16, 18, 18, 64, 4, 4, 2, 2, 8, 8, crop=(1, 1, 16, 16))))
+    finally:
+        B.set_num_threads(previous)
+    np.testing.assert_array_equal(out[1][0], out[2][0])
+    np.testing.assert_array_equal(out[1][1], out[2][1])

@@ -26,6 +26,11 @@ strided view ``out[:, i : i + s*(Ho-1)+1 : s, j : j + s*(Wo-1)+1 : s, :]``,
 and each iteration is one in-place add over the whole batch. No ``add.at``
 (slow and serialising), no loop over batch, pixels or channels.
 
+Threads. NumPy's elementwise work runs on one core while its matrix products
+use all of them; both helpers hand contiguous slices of the batch to
+``backend.parallel_for`` (one slice per thread, the same vectorised code in
+each), so the gather and the scatter-add use the cores BLAS uses.
+
 Cropping. ``col2im`` can leave out a border (the padding of a convolution's
 input, the cropped margin of a transposed convolution's output) as it adds:
 each offset's add is clipped to the rows and columns inside the crop, so the
@@ -72,7 +77,13 @@ def im2col(x_nhwc, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int):
     s_n, s_h, s_w, s_c = x_nhwc.strides
     windows = xp.lib.stride_tricks.as_strided(
         x_nhwc, shape=(n, ho, wo, kh, kw, c), strides=(s_n, sh * s_h, sw * s_w, s_h, s_w, s_c))
-    return windows.reshape(n * ho * wo, kh * kw * c)  # the one copy
+    cols = xp.empty((n, ho, wo, kh, kw, c), dtype=x_nhwc.dtype)
+
+    def gather(lo, hi):  # the one copy, split over the batch between threads
+        cols[lo:hi] = windows[lo:hi]
+
+    B.parallel_for(gather, n, work=cols.size)
+    return cols.reshape(n * ho * wo, kh * kw * c)
 
 
 def _clip(offset: int, stride: int, count: int, lo: int, hi: int):
@@ -96,15 +107,18 @@ def col2im(cols, n: int, hp: int, wp: int, c: int, kh: int, kw: int,
     width = wp - left if width is None else width
     cols = cols.reshape(n, ho, wo, kh, kw, c)
     out = xp.zeros((n, height, width, c), dtype=cols.dtype)
+    adds = []  # (rows, columns, window rows, window columns, i, j) of each kernel offset
     for i in range(kh):
         a0, a1, r0 = _clip(i, sh, ho, top, top + height)
-        if a0 >= a1:
-            continue
         for j in range(kw):
             b0, b1, c0 = _clip(j, sw, wo, left, left + width)
-            if b0 >= b1:
-                continue
-            rows = slice(r0, r0 + sh * (a1 - a0 - 1) + 1, sh)
-            columns = slice(c0, c0 + sw * (b1 - b0 - 1) + 1, sw)
-            out[:, rows, columns, :] += cols[:, a0:a1, b0:b1, i, j, :]
+            if a0 < a1 and b0 < b1:
+                adds.append((slice(r0, r0 + sh * (a1 - a0 - 1) + 1, sh),
+                             slice(c0, c0 + sw * (b1 - b0 - 1) + 1, sw), slice(a0, a1), slice(b0, b1), i, j))
+
+    def scatter(lo, hi):  # samples lo..hi-1; threads take disjoint parts of the batch
+        for rows, columns, a, b, i, j in adds:
+            out[lo:hi, rows, columns, :] += cols[lo:hi, a, b, i, j, :]
+
+    B.parallel_for(scatter, n, work=cols.size)
     return out
