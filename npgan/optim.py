@@ -128,34 +128,31 @@ class Adam(Optimizer):
         return ("m", "v")
 
     # elements per block of the fused update: p, g, m, v and one temporary block stay in
-    # the CPU's L2 cache while all ten operations run over them
-    BLOCK = 1 << 15
+    # the CPU's cache while all the operations of the update run over them. Measured on
+    # the mlp784 parameters (1.1 M floats), one thread: 2.85 ms a step unblocked, 2.0 ms
+    # in blocks of 65,536. (Threads do not help here: each operation on a block lasts
+    # microseconds, and two threads spend them passing the interpreter lock: 2.4 ms.)
+    BLOCK = 1 << 16
 
     def step(self) -> None:
         """One update of every parameter; the math is the class docstring's, the memory
         traffic is not: on NumPy each contiguous array is updated block by block, every
         operation for a block running while it sits in cache (a fused update: about one
-        trip to memory instead of ten), and the blocks are shared between threads."""
+        trip to memory instead of a dozen)."""
         self.t += 1
         b1, b2 = self.betas
         step_size = self.lr / (1 - b1 ** self.t)
         inv_bc2 = 1.0 / math.sqrt(1 - b2 ** self.t)
-        fused = B.backend_name() == "numpy"
+        block = self.BLOCK if B.backend_name() == "numpy" else None  # CuPy: whole arrays
         for p, m, v in zip(self.params, self.m, self.v):
             g = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
             arrays = (p.data, g, m, v)
-            if not (fused and all(a.flags.c_contiguous for a in arrays)):
-                self._update(*arrays, step_size, inv_bc2)  # whole arrays (CuPy: one pass each)
+            if block is None or p.data.size <= block or not all(a.flags.c_contiguous for a in arrays):
+                self._update(*arrays, step_size, inv_bc2)
                 continue
             flat = [a.reshape(-1) for a in arrays]  # views: the updates land in p.data, m, v
-            size, block = flat[0].size, self.BLOCK
-
-            def run(lo, hi, flat=flat):
-                for start in range(lo * block, min(hi * block, size), block):
-                    stop = min(start + block, size)
-                    self._update(*(a[start:stop] for a in flat), step_size, inv_bc2)
-
-            B.parallel_for(run, -(-size // block), work=8 * size)
+            for start in range(0, flat[0].size, block):
+                self._update(*(a[start:start + block] for a in flat), step_size, inv_bc2)
 
     def _update(self, p, g, m, v, step_size, inv_bc2):
         """m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - step * m / (sqrt(v)/sqrt(bc2) + eps),
