@@ -59,14 +59,15 @@ DEFAULTS = {
 TRAINERS = ("gan", "mmd")
 MODELS = ("mlp", "dcgan")
 
-# per-data-set changes to DEFAULTS: the 25-mode grid needs wider networks, bigger batches and
-# longer training than the ring (measured, 12,000 steps: hidden 128 covered 22/25 modes on seed 0,
-# hidden 256 all 25; at batch 256, seeds 2 and 3 still lost 3 and 2 modes, at batch 512 neither
-# did, but seed 4 lost 2; with 20,000 steps seed 4 covers all 25. Tried on seed 4 and rejected:
-# pack 2 (25 modes but 53% high quality), latent 8 (14 modes), uniform noise (17 modes))
+# per-data-set changes to DEFAULTS: the 25-mode grid needs wider networks and bigger batches
+# than the ring (measured, 12,000 steps: hidden 128 covered 22/25 modes on seed 0, hidden 256 all
+# 25; at batch 256, seeds 2 and 3 lost 3 and 2 modes, at batch 512 neither did, but seed 4 lost 2).
+# Tried on top and rejected (benchmarks/QUALITY.md): 20,000 steps (seed 4 then covers 25, but
+# seed 2 drops to 21); on seed 4, pack 2 (25 modes, 53% high quality), latent 8 (14 modes),
+# uniform noise (17 modes).
 # Fashion-MNIST: the DCGAN recipe (Radford et al. 2016): Adam 2e-4, beta1 0.5, batch 64, z in R^100
 RECIPES = {
-    "grid25": {"hidden": 256, "batch_size": 512, "steps": 20000},
+    "grid25": {"hidden": 256, "batch_size": 512},
     "fashion-mnist": {"model": "dcgan", "latent_dim": 100, "batch_size": 64, "lr": 2e-4,
                       "lr_decay": "none", "steps": 3000, "log_every": 250, "eval_samples": 2000},
 }
