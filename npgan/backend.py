@@ -37,7 +37,6 @@ can save and restore on either backend.
 from __future__ import annotations
 
 import contextlib
-
 import os
 
 import numpy

@@ -3,7 +3,7 @@
 The FID (Heusel et al. 2017) compares real and generated images in the feature
 space of an Inception network trained on ImageNet. npgan has no such network and
 downloads nothing, so it trains its own: a two-convolution classifier on
-Fashion-MNIST (about 90% test accuracy after 2 epochs, a minute on 2 CPU cores),
+Fashion-MNIST (88.4% test accuracy after 2 epochs, 40 s on one CPU core),
 built from npgan's layers and trained with npgan's Adam and softmax
 cross-entropy. Its 128 penultimate activations are the features
 (``Classifier.features``); its predicted labels give the class coverage of a
@@ -172,6 +172,7 @@ def train(train_data, test_data, epochs: int = 2, batch_size: int = 128, lr: flo
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=total, desc="classifier", unit="step", dynamic_ncols=True)
+    test_images = test_data.batch(B.host.arange(len(test_data)))
     step = 0
     for epoch in range(epochs):
         order = B.permutation(n)
@@ -190,11 +191,10 @@ def train(train_data, test_data, epochs: int = 2, batch_size: int = 128, lr: flo
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.3f}")
-        acc = clf.accuracy(test_data.batch(B.host.arange(len(test_data))), test_data.labels)
+        acc = clf.accuracy(test_images, test_data.labels)
         log(f"epoch {epoch + 1}/{epochs}: train loss {loss_sum / per_epoch:.4f}, test accuracy {acc:.4f}")
     if bar is not None:
         bar.close()
-    test_images = test_data.batch(B.host.arange(len(test_data)))
     clf.info = {"data": train_data.name, "epochs": epochs, "batch_size": batch_size, "lr": lr,
                 "seed": seed, "test_accuracy": acc, "train_images": n, "test_images": len(test_data)}
     clf.set_reference(test_images)

@@ -12,7 +12,7 @@ import json
 import sys
 
 from . import backend as B
-from .data import ImageData
+from .data import ImageData, is_image
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,7 +111,7 @@ def _train(args):
     final = train(cfg, out, resume=bool(args.resume), progress=not args.no_progress,
                   log=lambda msg: print(msg, file=sys.stderr))
     print(json.dumps(final))
-    grids = f", {out}/grids/" if cfg["model"] == "dcgan" or cfg["data"] == "fashion-mnist" else ""
+    grids = f", {out}/grids/" if is_image(cfg["data"]) else ""
     print(f"wrote {out}/checkpoint.npz, {out}/metrics.jsonl, {out}/samples.png, {out}/losses.png{grids}")
 
 
