@@ -21,6 +21,7 @@ import os
 
 from .. import backend as B
 from ..backend import preserved_rng
+from ..io import atomic_write
 from ..metrics import evaluate
 
 
@@ -95,7 +96,8 @@ class ImageEvaluator:
         path = os.path.join(self.out_dir, "grids", f"step_{trainer.step:06d}.png")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         plot.plot_image_grid(grid, path, title=title)
-        plot.plot_image_grid(grid, os.path.join(self.out_dir, "samples.png"), title=title)
+        with open(path, "rb") as src, atomic_write(os.path.join(self.out_dir, "samples.png")) as dst:
+            dst.write(src.read())  # the latest grid, drawn once
         return rec
 
     @staticmethod

@@ -22,11 +22,12 @@ import json
 import os
 
 from .. import backend as B
+from ..backend import preserved_rng
 from ..data import check_name, get_dataset, is_image
 from ..io import atomic_write, load_npz
 from .adversarial import GAN, LOSSES
 from .base import NOISE, config_of
-from .evaluation import make_evaluator, preserved_rng
+from .evaluation import make_evaluator
 from .mmd import MMDTrainer
 from .models import (dcgan28_discriminator, dcgan28_generator, mlp_discriminator, mlp_generator,
                      mlp_image_discriminator, mlp_image_generator)
@@ -108,7 +109,7 @@ def make_config(**overrides) -> dict:
 
 
 def _networks(cfg: dict, ds):
-    """(generator, discriminator or None) for the config's model and data."""
+    """(generator, discriminator) for the config's model and data (the MMD trainer uses only G)."""
     z, m = cfg["latent_dim"], cfg["pack"]
     if not is_image(cfg["data"]):
         G = mlp_generator(z, ds.dim, cfg["hidden"], cfg["depth"])
@@ -124,7 +125,7 @@ def _networks(cfg: dict, ds):
 def build(cfg: dict):
     """(trainer, dataset) for a config; networks initialised from the config's seed."""
     B.seed(cfg["seed"])
-    ds = get_dataset(cfg["data"], cfg["data_dir"]) if is_image(cfg["data"]) else get_dataset(cfg["data"])
+    ds = get_dataset(cfg["data"], cfg["data_dir"])  # the folder matters for image sets only
     G, D = _networks(cfg, ds)
     common = dict(noise=cfg["noise"], lr=cfg["lr"], betas=tuple(cfg["betas"]))
     if cfg["trainer"] == "mmd":
