@@ -1,5 +1,8 @@
 """Helpers shared by the tests."""
 
+from contextlib import contextmanager
+
+from npgan import backend as B
 from npgan.gradcheck import gradcheck
 
 TOL = 1e-6  # relative error bound in float64 (a correct pass gives ~1e-9, a wrong one O(1))
@@ -9,6 +12,21 @@ def assert_grads_ok(layer, x, training=True, max_checks=150):
     report = gradcheck(layer, x, training=training, max_checks=max_checks)
     assert report.ok(TOL), f"\n{report}"
     return report
+
+
+@contextmanager
+def split_work(threads):
+    """Within the block, ``backend.parallel_for``/``parallel_map`` split even the smallest
+    elementwise work between ``threads`` threads (1: everything inline), so a test's tiny
+    shapes take the code path that big batches take."""
+    previous = (B.num_threads(), B.ELEMENTWISE_MIN_WORK)
+    B.set_num_threads(threads)
+    B.ELEMENTWISE_MIN_WORK = 0
+    try:
+        yield
+    finally:
+        B.set_num_threads(previous[0])
+        B.ELEMENTWISE_MIN_WORK = previous[1]
 
 
 def synthetic_fashion(folder, n_train=600, n_test=200, seed=0):

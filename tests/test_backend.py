@@ -144,6 +144,9 @@ def test_parallel_for_covers_the_range_once_and_reraises():
         seen.clear()
         B.parallel_for(lambda lo, hi: seen.append((lo, hi)), 10, work=10)  # too little work: inline
         assert seen == [(0, 10)]
+        assert B.parallel_map(lambda lo, hi: (lo, hi), 10, work=1 << 21) == [(0, 3), (3, 6), (6, 10)]
+        assert B.parallel_map(lambda lo, hi: (lo, hi), 2, work=1 << 21) == [(0, 1), (1, 2)]
+        assert B.parallel_map(lambda lo, hi: hi - lo, 10, work=5, min_work=4) == [3, 3, 4]
 
         def boom(lo, hi):
             if lo > 0:

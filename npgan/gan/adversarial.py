@@ -35,7 +35,7 @@ from __future__ import annotations
 from .. import backend as B
 from ..losses import sigmoid_cross_entropy
 from ..nn.activations import sigmoid
-from ..nn.module import frozen
+from ..nn.module import data_input, frozen
 from ..optim import Adam, grad_norm
 from .base import Trainer
 
@@ -96,10 +96,11 @@ class GAN(Trainer):
         D.zero_grad()
         logit_real = self._d_logits(real)
         loss_real, g = sigmoid_cross_entropy(logit_real, 1.0 - self.label_smoothing)
-        D.backward(g)  # backward right after its forward: the layers cache one pass
-        logit_fake = self._d_logits(fake)
-        loss_fake, g = sigmoid_cross_entropy(logit_fake, 0.0)
-        D.backward(g)  # adds to the real pass's gradients
+        with data_input(D):  # D's input gradient is not needed here: G is not being updated
+            D.backward(g)  # backward right after its forward: the layers cache one pass
+            logit_fake = self._d_logits(fake)
+            loss_fake, g = sigmoid_cross_entropy(logit_fake, 0.0)
+            D.backward(g)  # adds to the real pass's gradients
         return {"d_loss": loss_real + loss_fake, "d_real": float(sigmoid(logit_real).mean()),
                 "d_fake": float(sigmoid(logit_fake).mean())}
 

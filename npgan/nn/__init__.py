@@ -5,12 +5,12 @@ from .container import Sequential
 from .conv import Conv2D, ConvTranspose2D
 from .dense import Dense
 from .dropout import Dropout
-from .module import Layer, Parameter, frozen
+from .module import Layer, Parameter, data_input, frozen
 from .normalization import BatchNorm
 from .shape import Flatten, Reshape
 
 __all__ = [
     "Layer", "Parameter", "Dense", "Conv2D", "ConvTranspose2D", "ReLU", "LeakyReLU",
     "Tanh", "Sigmoid", "sigmoid", "BatchNorm", "Dropout", "Flatten", "Reshape", "Sequential",
-    "frozen",
+    "frozen", "data_input",
 ]

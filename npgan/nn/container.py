@@ -29,7 +29,7 @@ class Sequential(Layer):
     def backward(self, grad_out):
         for layer in reversed(self.layers):
             grad_out = layer.backward(grad_out)
-        return grad_out
+        return grad_out  # None when the first layer skipped it (``data_input``)
 
     def requires_grad_(self, flag: bool = True) -> "Sequential":
         self.requires_grad = bool(flag)

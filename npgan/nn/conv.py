@@ -117,6 +117,8 @@ class Conv2D(_ConvBase):
             self._accumulate_weight_grad(g.T @ cols)
             if self.bias is not None:
                 self.bias.grad += g.sum(axis=0)
+        if not self.input_grad:
+            return None
         dcols = g @ self._wmat()
         dx = col2im(dcols, n, h + 2 * ph, w + 2 * pw, c, kh, kw, sh, sw, ho, wo, crop=(ph, pw, h, w))
         return dx.transpose(0, 3, 1, 2)
@@ -194,5 +196,7 @@ class ConvTranspose2D(_ConvBase):
         gc = im2col(pad_nhwc(grad_out, ph, pw), kh, kw, sh, sw, h, w)
         if self.requires_grad:
             self._accumulate_weight_grad(xm.T @ gc)
+        if not self.input_grad:
+            return None
         dx = gc @ self._wmat().T
         return dx.reshape(n, h, w, ci).transpose(0, 3, 1, 2)

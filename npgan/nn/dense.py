@@ -51,6 +51,8 @@ class Dense(Layer):
         if self.requires_grad:
             self.weight.grad += x.T @ grad_out
             self.bias.grad += grad_out.sum(axis=0)
+        if not self.input_grad:
+            return None
         return grad_out @ self.weight.data.T
 
     def __repr__(self) -> str:

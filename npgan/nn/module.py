@@ -13,6 +13,11 @@ Contract of a layer (cs231n's forward/backward pairs, made objects):
 * ``requires_grad = False`` (``frozen(layer)``) makes ``backward`` return dL/dx
   and skip dL/dθ: the generator's update needs the gradient *through* the
   discriminator, not the discriminator's own weight gradients.
+* ``input_grad = False`` (``data_input(layer)``) lets ``backward`` skip dL/dx
+  and return ``None``: a network's first layer, when its input is data (real
+  images, or fakes whose generator is not being trained), need not compute the
+  gradient nobody will use. Dense and the convolutions honour it; other
+  layers compute dL/dx anyway.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ class Layer:
     _params: tuple = ()   # attribute names holding Parameters
     _buffers: tuple = ()  # attribute names holding saved, non-trained arrays
     requires_grad = True  # False: backward skips the parameter gradients (see ``frozen``)
+    input_grad = True     # False: backward may skip dL/dx and return None (see ``data_input``)
 
     def __init__(self):
         self._cache = None
@@ -187,3 +193,19 @@ def frozen(layer: Layer):
         yield layer
     finally:
         layer.requires_grad_(before)
+
+
+@contextlib.contextmanager
+def data_input(layer: Layer):
+    """Within the block, ``layer.backward`` may skip dL/dx (its input is data, so nobody
+    needs it) and return ``None``. For a Sequential the first layer skips it; the rest
+    still pass their gradients down to it."""
+    first = layer
+    while getattr(first, "layers", None):  # a container: its first layer sees the input
+        first = first.layers[0]
+    before = first.input_grad
+    first.input_grad = False
+    try:
+        yield layer
+    finally:
+        first.input_grad = before

