@@ -62,6 +62,30 @@ def time_fn(fn, sync=lambda: None, repeat: int = 20, warmup: int = 3) -> float:
     return times[len(times) // 2]
 
 
+def time_ab(fa, fb, sync_a=lambda: None, sync_b=lambda: None, repeat: int = 20, warmup: int = 3):
+    """Median wall times (seconds) of fa() and fb(), timed *interleaved*: a, b, a, b, ...
+
+    On a shared machine the speed drifts by tens of percent over seconds; timing all of
+    a and then all of b puts that drift into the ratio. Alternating the calls exposes
+    both to the same conditions, so their ratio is what the comparison is about.
+    """
+    for _ in range(warmup):
+        fa()
+        sync_a()
+        fb()
+        sync_b()
+    ta, tb = [], []
+    for _ in range(repeat):
+        for fn, sync, times in ((fa, sync_a, ta), (fb, sync_b, tb)):
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            times.append(time.perf_counter() - t0)
+    ta.sort()
+    tb.sort()
+    return ta[len(ta) // 2], tb[len(tb) // 2]
+
+
 def machine_line() -> str:
     import platform
     return f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {sys.version.split()[0]}"

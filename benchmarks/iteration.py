@@ -7,11 +7,14 @@ on real and fake, Adam on D; then G forward, D forward+backward, G backward, Ada
 on G. The same models are built in PyTorch (when installed) and timed in the same
 run with the same structure. Columns:
 
-* ms/iter: median of --repeat iterations after warm-up (device synchronised);
+* ms/iter: median of --repeat iterations after warm-up (device synchronised); on the
+  CPU, npgan and PyTorch iterations alternate (A/B interleaved), so drift in the
+  machine's speed falls on both alike;
 * samples/s: batch / time;
 * GFLOP/s: matrix-product FLOPs counted analytically (forward F; backward 2F;
   an iteration = 4 F_G + 8 F_D: G forward twice and backward once; D forward three
-  times, backward with weight gradients twice (D step) and input gradients only
+  times, backward with weight gradients twice (D step; the first layer's input
+  gradient is skipped there, as PyTorch skips it for data) and input gradients only
   once (G step, D frozen)), divided by time. PyTorch also computes D's weight
   gradients in the G step (9 F_D); the same FLOP count is used for both, so its
   GFLOP/s is a lower bound;
@@ -26,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import LoadMeter, machine_line, pin_threads, time_fn  # noqa: E402
+from common import LoadMeter, machine_line, pin_threads, time_ab, time_fn  # noqa: E402
 
 MODELS = {
     # name: (latent size, shape of one data sample)
@@ -165,10 +168,12 @@ def main(argv=None):
             for backend_name in backends:
                 step, flops = npgan_iteration(name, batch, backend_name)
                 with LoadMeter() as load:
-                    ours = time_fn(step, B.synchronize, args.repeat, warmup=2)
                     ref = None
-                    if torch is not None and backend_name == "numpy":
-                        ref = time_fn(torch_iteration(name, batch, torch), repeat=args.repeat, warmup=2)
+                    if torch is not None and backend_name == "numpy":  # A/B interleaved
+                        ours, ref = time_ab(step, torch_iteration(name, batch, torch),
+                                            repeat=args.repeat, warmup=2)
+                    else:
+                        ours = time_fn(step, B.synchronize, args.repeat, warmup=2)
                 mem = peak_mb(step) if backend_name == "numpy" else float("nan")
                 extra = ""
                 if backend_name == "numpy":

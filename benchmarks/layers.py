@@ -5,9 +5,10 @@
 Shapes are those of a 28x28 DCGAN (MNIST-sized): the discriminator's strided
 convolutions 28->14->7 and the generator's transposed convolutions 7->14->28,
 all kernel 4, stride 2, padding 1. Each row is the median of --repeat runs
-after warm-up; with PyTorch installed the same layer is timed in the same run
-and the ratio npgan/PyTorch printed. The load column is the CPU share used by
-other processes while timing (rerun when it is above a few percent).
+after warm-up; with PyTorch installed the same layer is timed in the same run,
+alternately call by call, and the ratio npgan/PyTorch printed. The load column
+is the CPU share used by other processes while timing (rerun when it is above a
+few percent).
 """
 
 import argparse
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import LoadMeter, machine_line, pin_threads, time_fn  # noqa: E402
+from common import LoadMeter, machine_line, pin_threads, time_ab, time_fn  # noqa: E402
 
 LAYERS = [  # name, kind, (in, out), input H=W
     ("D conv1 1->64 28->14", "conv", (1, 64), 28),
@@ -57,9 +58,10 @@ def main(argv=None):
             layer.backward(g)
 
         with LoadMeter() as load:
-            ours = time_fn(step, B.synchronize, args.repeat)
             ref = None
-            if torch is not None and args.backend == "numpy":
+            if torch is None or args.backend != "numpy":
+                ours = time_fn(step, B.synchronize, args.repeat)
+            else:
                 tcls = torch.nn.Conv2d if kind == "conv" else torch.nn.ConvTranspose2d
                 tl = tcls(cin, cout, 4, stride=2, padding=1)
                 xt = torch.from_numpy(B.to_numpy(x, copy=True)).requires_grad_(True)
@@ -69,7 +71,7 @@ def main(argv=None):
                     xt.grad = None
                     tl(xt).backward(gt)
 
-                ref = time_fn(tstep, repeat=args.repeat)
+                ours, ref = time_ab(step, tstep, repeat=args.repeat)  # interleaved A/B
         ratio = f"{ours / ref:8.2f}" if ref else f"{'-':>8}"
         tms = f"{ref * 1e3:10.2f}" if ref else f"{'-':>10}"
         print(f"{name:<26}{ours * 1e3:10.2f}{tms}{ratio}{load.other_load:7.1%}")

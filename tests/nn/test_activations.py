@@ -60,3 +60,17 @@ def test_leaky_relu_values_for_any_slope(backend_name, slope):
     y = B.to_numpy(nn.LeakyReLU(slope)(x))
     xn = B.to_numpy(x)
     np.testing.assert_allclose(y, np.where(xn > 0, xn, slope * xn), rtol=1e-6)
+
+
+@pytest.mark.parametrize("layer", [nn.ReLU(), nn.LeakyReLU(0.2)], ids=repr)
+def test_relu_family_keeps_the_input_memory_layout(backend_name, layer):
+    """Output and dL/dx come back in x's memory layout (channels-last after a convolution),
+    whatever the layout of dL/dy; the values equal those of a C-contiguous input."""
+    xp = B.get_backend()
+    x = B.normal((2, 4, 5, 3)).transpose(0, 3, 1, 2)
+    g = B.normal(x.shape)
+    y, dx = layer.forward(x), layer.backward(g)
+    y0, dx0 = layer.forward(xp.ascontiguousarray(x)), layer.backward(g)
+    np.testing.assert_array_equal(B.to_numpy(y), B.to_numpy(y0))
+    np.testing.assert_array_equal(B.to_numpy(dx), B.to_numpy(dx0))
+    assert y.transpose(0, 2, 3, 1).flags.c_contiguous and dx.transpose(0, 2, 3, 1).flags.c_contiguous

@@ -62,3 +62,30 @@ def test_batchnorm_errors(backend_name):
         bn.forward(B.normal((4, 2, 5, 5)))
     with pytest.raises(ValueError, match="expected a 2-D or 4-D input"):
         bn.forward(B.normal((4, 3, 5)))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_channels_last_input_same_values_same_layout(f64, training):
+    """A convolution's output is channels-last in memory: BatchNorm gives the same numbers
+    for it as for a C-contiguous copy, keeps that layout in y and dL/dx, and accepts
+    dL/dy in either layout."""
+    c = 3
+    bn = nn.BatchNorm(c)
+    bn.weight.data = B.normal((c,)) + 1.0
+    bn.bias.data = B.normal((c,))
+    bn.running_var = B.uniform((c,), 0.5, 2.0)
+    xp = B.get_backend()
+    x = B.normal((4, 5, 6, c)).transpose(0, 3, 1, 2)      # NCHW view of NHWC memory
+    assert not x.flags.c_contiguous
+    g = B.normal(x.shape)                                  # C-contiguous: the other layout
+    results = []
+    for inp in (xp.ascontiguousarray(x), x):
+        bn.zero_grad()
+        y = bn.forward(inp, training=training)
+        dx = bn.backward(g)
+        results.append((y, dx, B.to_numpy(bn.weight.grad).copy(), B.to_numpy(bn.bias.grad).copy()))
+    for a, b in zip(results[0], results[1]):
+        np.testing.assert_allclose(B.to_numpy(b), B.to_numpy(a), rtol=1e-12, atol=1e-12)
+    y, dx = results[1][:2]
+    assert y.transpose(0, 2, 3, 1).flags.c_contiguous and dx.transpose(0, 2, 3, 1).flags.c_contiguous
+    assert results[0][0].flags.c_contiguous and results[0][1].flags.c_contiguous

@@ -1,0 +1,30 @@
+"""The benchmark scripts run (a smoke test on the smallest model; no timing is asserted)."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_time_ab_alternates_and_returns_each_median():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from common import time_ab
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    calls = []
+    ta, tb = time_ab(lambda: (calls.append("a"), time.sleep(0.004)),
+                     lambda: (calls.append("b"), time.sleep(0.001)), repeat=3, warmup=1)
+    assert calls == ["a", "b"] * 4
+    assert ta > tb >= 0.001
+
+
+def test_iteration_benchmark_runs_on_toy2d():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "iteration.py"), "--models", "toy2d",
+                          "--repeat", "2", "--threads", "1", "--backends", "numpy"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines() if line.startswith("toy2d")]
+    assert len(rows) == 1 and rows[0][1] == "512" and float(rows[0][3]) > 0
