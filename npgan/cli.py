@@ -56,6 +56,8 @@ def _parser():
     t.add_argument("--latent-dim", type=_positive_int)
     t.add_argument("--hidden", type=_positive_int, help="mlp width")
     t.add_argument("--depth", type=_positive_int, help="mlp hidden layers")
+    t.add_argument("--g-batchnorm", action="store_const", const=True, default=None,
+                   help="mlp generator: BatchNorm after each hidden Dense layer")
     t.add_argument("--width", type=_positive_int, help="dcgan base channel count (default 64)")
     t.add_argument("--data-dir", help="image sets: folder with the IDX files "
                                       "(default: $NPGAN_FASHION_MNIST or the Debian package's)")
@@ -91,7 +93,7 @@ def _parser():
 
 _TRAIN_KEYS = ("data", "trainer", "steps", "seed", "loss", "d_steps", "pack", "label_smoothing",
                "noise", "batch_size", "lr", "lr_decay", "model", "latent_dim", "hidden", "depth",
-               "width", "log_every", "data_dir", "classifier")
+               "g_batchnorm", "width", "log_every", "data_dir", "classifier")
 
 
 def _train(args):

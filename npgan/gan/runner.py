@@ -50,6 +50,7 @@ DEFAULTS = {
     "latent_dim": 2,
     "hidden": 128,          # mlp width
     "depth": 3,             # mlp hidden layers
+    "g_batchnorm": False,   # mlp generator: BatchNorm after each hidden Dense layer
     "width": 64,            # dcgan base channels (G: 2w -> w -> 1; D: w -> 2w)
     "log_every": 500,
     "eval_samples": 2500,   # samples for the metrics at each logging step
@@ -112,7 +113,7 @@ def _networks(cfg: dict, ds):
     """(generator, discriminator) for the config's model and data (the MMD trainer uses only G)."""
     z, m = cfg["latent_dim"], cfg["pack"]
     if not is_image(cfg["data"]):
-        G = mlp_generator(z, ds.dim, cfg["hidden"], cfg["depth"])
+        G = mlp_generator(z, ds.dim, cfg["hidden"], cfg["depth"], batchnorm=cfg["g_batchnorm"])
         return G, mlp_discriminator(ds.dim * m, cfg["hidden"], cfg["depth"])
     if cfg["model"] == "mlp":
         return (mlp_image_generator(z, ds.shape, cfg["hidden"], cfg["depth"]),

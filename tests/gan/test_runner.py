@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from npgan import backend as B
+from npgan import nn
 from npgan.cli import main
 from npgan.gan.runner import load_run, make_config, train
 
@@ -20,7 +21,8 @@ def small(**kw):
 
 @pytest.mark.parametrize("trainer", ["gan", "mmd"])
 def test_resume_equals_uninterrupted(tmp_path, trainer):
-    cfg = small(trainer=trainer, pack=2 if trainer == "gan" else 1)
+    # with BatchNorm in G: its running statistics are part of the saved state too
+    cfg = small(trainer=trainer, pack=2 if trainer == "gan" else 1, g_batchnorm=True)
     train(cfg, tmp_path / "full", progress=False, plots=False)
     train(cfg, tmp_path / "cut", progress=False, plots=False, until=10)
     assert load_run(tmp_path / "cut" / "checkpoint.npz")[0].step == 10
@@ -39,7 +41,9 @@ def test_resume_equals_uninterrupted(tmp_path, trainer):
 def test_cli_train_sample_evaluate(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--data", "grid25", "--out", str(out), "--steps", "10", "--log-every", "5",
-                 "--hidden", "16", "--depth", "1", "--batch-size", "32", "--no-progress"]) == 0
+                 "--hidden", "16", "--depth", "1", "--batch-size", "32", "--g-batchnorm",
+                 "--no-progress"]) == 0
+    assert any(isinstance(layer, nn.BatchNorm) for layer in load_run(out / "checkpoint.npz")[0].generator.layers)
     for f in ("checkpoint.npz", "metrics.jsonl", "samples.png", "losses.png"):
         assert (out / f).stat().st_size > 0, f
     final = json.loads(capsys.readouterr().out.splitlines()[0])

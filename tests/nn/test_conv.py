@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from npgan import backend as B
 from npgan import nn
-from npgan.nn.im2col import col2im, im2col
+from npgan.nn.im2col import col2im, im2col, pad_nhwc
 
 from helpers import assert_grads_ok
 
@@ -180,3 +180,10 @@ def test_frozen_layer_gives_the_input_gradient_only(f64, cls):
     np.testing.assert_array_equal(B.to_numpy(dx_frozen), B.to_numpy(dx))
     for p in layer.parameters():
         assert float(abs(p.grad).max()) == 0.0
+
+
+@pytest.mark.parametrize("ph, pw", [(0, 0), (1, 0), (0, 2), (2, 1)])
+def test_pad_nhwc_equals_zero_padding_of_the_channels_last_image(backend_name, ph, pw):
+    x = B.normal((2, 3, 4, 5))
+    want = np.pad(B.to_numpy(x).transpose(0, 2, 3, 1), ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+    np.testing.assert_array_equal(B.to_numpy(pad_nhwc(x, ph, pw)), want)
