@@ -61,29 +61,34 @@ DEFAULTS = {
 TRAINERS = ("gan", "mmd")
 MODELS = ("mlp", "dcgan")
 
-# per-data-set changes to DEFAULTS: the 25-mode grid needs wider networks and bigger batches
-# than the ring (measured, 12,000 steps: hidden 128 covered 22/25 modes on seed 0, hidden 256 all
-# 25; at batch 256, seeds 2 and 3 lost 3 and 2 modes, at batch 512 neither did, but seed 4 lost 2).
-# Tried on top and rejected (benchmarks/QUALITY.md): 20,000 steps (seed 4 then covers 25, but
-# seed 2 drops to 21); on seed 4, pack 2 (25 modes, 53% high quality), latent 8 (14 modes),
-# uniform noise (17 modes).
+# per-data-set changes to DEFAULTS (and, under "by_trainer", per trainer on that set).
+# grid25 needs wider networks and bigger batches than the ring (measured, 12,000 steps, see
+# benchmarks/QUALITY.md): hidden 128 covered 22/25 modes on seed 0, hidden 256 all 25. Modes
+# captured over seeds 0-4 by the adversarial trainer: batch 256: 25 25 22 23 25; batch 512:
+# 25 25 25 25 23; batch 1024: BATCH1024. Tried at batch 512 and rejected: 20,000 steps, lr 2e-3,
+# d_steps 2, depth 4, BatchNorm in G, pack 2, latent 8, uniform noise. The MMD trainer keeps
+# batch 512 there: it covers all 25 modes at 512, and its cost grows with the batch squared.
 # Fashion-MNIST: the DCGAN recipe (Radford et al. 2016): Adam 2e-4, beta1 0.5, batch 64, z in R^100
 RECIPES = {
-    "grid25": {"hidden": 256, "batch_size": 512},
+    "grid25": {"hidden": 256, "batch_size": 1024, "by_trainer": {"mmd": {"batch_size": 512}}},
     "fashion-mnist": {"model": "dcgan", "latent_dim": 100, "batch_size": 64, "lr": 2e-4,
                       "lr_decay": "none", "steps": 3000, "log_every": 250, "eval_samples": 2000},
 }
 
 
 def make_config(**overrides) -> dict:
-    """DEFAULTS, then the data set's RECIPES entry, then ``overrides`` (``None`` ignored); validated."""
+    """DEFAULTS, then the data set's RECIPES entry (with its part for the chosen trainer), then
+    ``overrides`` (``None`` ignored); validated."""
     cfg = dict(DEFAULTS)
     unknown = set(overrides) - set(cfg)
     if unknown:
         raise ValueError(f"unknown option {sorted(unknown)[0]!r}")
     given = {k: v for k, v in overrides.items() if v is not None}
     data = check_name(given.get("data", cfg["data"]))
-    cfg.update(RECIPES.get(data, {}))
+    recipe = dict(RECIPES.get(data, {}))
+    by_trainer = recipe.pop("by_trainer", {})
+    cfg.update(recipe)
+    cfg.update(by_trainer.get(given.get("trainer", cfg["trainer"]), {}))
     cfg.update(given)
     checks = [
         (cfg["trainer"] in TRAINERS, f"unknown trainer {cfg['trainer']!r}; expected one of {TRAINERS}"),

@@ -190,3 +190,12 @@ def test_cli_image_sample_png_and_evaluate(tmp_path, fashion, capsys):
     assert main(["evaluate", str(out / "checkpoint.npz"), "-n", "50"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["step"] == 2 and result["fd"] > result["fd_real"] > 0 and "class_coverage" in result
+
+
+def test_recipes_per_data_set_and_trainer():
+    assert make_config(data="ring8")["batch_size"] == 256
+    grid = make_config(data="grid25")
+    assert (grid["hidden"], grid["batch_size"]) == (256, 1024)
+    assert make_config(data="grid25", trainer="mmd")["batch_size"] == 512   # its part of the recipe
+    assert make_config(data="grid25", trainer="mmd", batch_size=64)["batch_size"] == 64  # flags win
+    assert make_config(data="grid25", batch_size=None)["batch_size"] == 1024  # None: not given
