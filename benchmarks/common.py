@@ -62,12 +62,16 @@ def time_fn(fn, sync=lambda: None, repeat: int = 20, warmup: int = 3) -> float:
     return times[len(times) // 2]
 
 
-def time_ab(fa, fb, sync_a=lambda: None, sync_b=lambda: None, repeat: int = 20, warmup: int = 3):
-    """Median wall times (seconds) of fa() and fb(), timed *interleaved*: a, b, a, b, ...
+def time_ab(fa, fb, sync_a=lambda: None, sync_b=lambda: None, repeat: int = 20, warmup: int = 3,
+            rounds: int = 5):
+    """Median wall times (seconds) of fa() and fb(), timed in alternating blocks: a a a, b b b,
+    a a a, b b b, ... (``rounds`` blocks of each, ``repeat`` timed calls of each in all).
 
-    On a shared machine the speed drifts by tens of percent over seconds; timing all of
-    a and then all of b puts that drift into the ratio. Alternating the calls exposes
-    both to the same conditions, so their ratio is what the comparison is about.
+    On a shared machine the speed drifts by tens of percent over seconds; timing all of a
+    and then all of b puts that drift into the ratio, and alternating exposes both to the
+    same conditions. Whole blocks rather than single calls, each after one untimed call,
+    so that each side runs with its thread pools awake and its data in cache (alternating
+    call by call made a 4 ms iteration twice as slow on both sides).
     """
     for _ in range(warmup):
         fa()
@@ -75,12 +79,16 @@ def time_ab(fa, fb, sync_a=lambda: None, sync_b=lambda: None, repeat: int = 20, 
         fb()
         sync_b()
     ta, tb = [], []
-    for _ in range(repeat):
+    block = max(1, -(-repeat // rounds))
+    for _ in range(rounds):
         for fn, sync, times in ((fa, sync_a, ta), (fb, sync_b, tb)):
-            t0 = time.perf_counter()
-            fn()
+            fn()  # untimed: wakes this side's threads after the other side ran
             sync()
-            times.append(time.perf_counter() - t0)
+            for _ in range(block):
+                t0 = time.perf_counter()
+                fn()
+                sync()
+                times.append(time.perf_counter() - t0)
     ta.sort()
     tb.sort()
     return ta[len(ta) // 2], tb[len(tb) // 2]

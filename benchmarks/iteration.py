@@ -8,8 +8,8 @@ on G. The same models are built in PyTorch (when installed) and timed in the sam
 run with the same structure. Columns:
 
 * ms/iter: median of --repeat iterations after warm-up (device synchronised); on the
-  CPU, npgan and PyTorch iterations alternate (A/B interleaved), so drift in the
-  machine's speed falls on both alike;
+  CPU, npgan and PyTorch run in alternating blocks of iterations (A/B interleaved), so
+  drift in the machine's speed falls on both alike;
 * samples/s: batch / time;
 * GFLOP/s: matrix-product FLOPs counted analytically (forward F; backward 2F;
   an iteration = 4 F_G + 8 F_D: G forward twice and backward once; D forward three
@@ -145,7 +145,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--models", nargs="+", default=list(MODELS))
     ap.add_argument("--batches", type=int, nargs="+", default=[64, 256])
-    ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--backends", nargs="+", default=None, help="default: numpy, plus cupy when usable")
     args = ap.parse_args(argv)
     pin_threads(args.threads)
@@ -169,7 +169,7 @@ def main(argv=None):
                 step, flops = npgan_iteration(name, batch, backend_name)
                 with LoadMeter() as load:
                     ref = None
-                    if torch is not None and backend_name == "numpy":  # A/B interleaved
+                    if torch is not None and backend_name == "numpy":  # A/B in alternating blocks
                         ours, ref = time_ab(step, torch_iteration(name, batch, torch),
                                             repeat=args.repeat, warmup=2)
                     else:

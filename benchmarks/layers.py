@@ -6,7 +6,7 @@ Shapes are those of a 28x28 DCGAN (MNIST-sized): the discriminator's strided
 convolutions 28->14->7 and the generator's transposed convolutions 7->14->28,
 all kernel 4, stride 2, padding 1. Each row is the median of --repeat runs
 after warm-up; with PyTorch installed the same layer is timed in the same run,
-alternately call by call, and the ratio npgan/PyTorch printed. The load column
+in alternating blocks of calls, and the ratio npgan/PyTorch printed. The load column
 is the CPU share used by other processes while timing (rerun when it is above a
 few percent).
 """
@@ -71,7 +71,7 @@ def main(argv=None):
                     xt.grad = None
                     tl(xt).backward(gt)
 
-                ours, ref = time_ab(step, tstep, repeat=args.repeat)  # interleaved A/B
+                ours, ref = time_ab(step, tstep, repeat=args.repeat)  # A/B in alternating blocks
         ratio = f"{ours / ref:8.2f}" if ref else f"{'-':>8}"
         tms = f"{ref * 1e3:10.2f}" if ref else f"{'-':>10}"
         print(f"{name:<26}{ours * 1e3:10.2f}{tms}{ratio}{load.other_load:7.1%}")

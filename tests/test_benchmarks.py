@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_time_ab_alternates_and_returns_each_median():
+def test_time_ab_alternates_blocks_and_returns_each_median():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         from common import time_ab
@@ -16,8 +16,9 @@ def test_time_ab_alternates_and_returns_each_median():
         sys.path.remove(str(ROOT / "benchmarks"))
     calls = []
     ta, tb = time_ab(lambda: (calls.append("a"), time.sleep(0.004)),
-                     lambda: (calls.append("b"), time.sleep(0.001)), repeat=3, warmup=1)
-    assert calls == ["a", "b"] * 4
+                     lambda: (calls.append("b"), time.sleep(0.001)), repeat=4, warmup=1, rounds=2)
+    # warm-up pair, then per round: one untimed call and 2 timed ones of each
+    assert calls == ["a", "b"] + (["a"] * 3 + ["b"] * 3) * 2
     assert ta > tb >= 0.001
 
 

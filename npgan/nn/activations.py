@@ -3,10 +3,12 @@
 For y = f(x) applied elementwise, the chain rule is dL/dx = dL/dy * f'(x), with
 shapes equal to x's. The docstrings give f and f' as the code computes them.
 
-Threads. NumPy runs elementwise work on one core; ReLU and LeakyReLU, the
-activations of the DCGAN hidden layers, write their outputs into preallocated
-arrays slice by slice of the batch with ``backend.parallel_for``, so both passes
-use the cores the matrix products use. Each slice is the same vectorised code.
+Speed (not math). ReLU and LeakyReLU, the activations of the DCGAN hidden
+layers, write y, the mask and dL/dx into arrays with x's memory layout
+(channels-last after a convolution), so no pass walks an array against its
+strides; and they fill them slice by slice of the batch with
+``backend.parallel_for``, so on big batches both cores work (NumPy runs each
+elementwise operation on one). Each slice is the same vectorised code.
 """
 
 from __future__ import annotations
