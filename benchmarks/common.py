@@ -47,19 +47,27 @@ class LoadMeter:
         return False
 
 
+def _time_calls(fn, sync, count: int, times: list) -> None:
+    """Append the wall time of ``count`` calls of fn(), each synchronised, to ``times``."""
+    for _ in range(count):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+
+
+def _median(times):
+    return sorted(times)[len(times) // 2]
+
+
 def time_fn(fn, sync=lambda: None, repeat: int = 20, warmup: int = 3) -> float:
     """Median wall time of fn() in seconds, after warm-up, synchronising the device each call."""
     for _ in range(warmup):
         fn()
     sync()
     times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[len(times) // 2]
+    _time_calls(fn, sync, repeat, times)
+    return _median(times)
 
 
 def time_ab(fa, fb, sync_a=lambda: None, sync_b=lambda: None, repeat: int = 20, warmup: int = 3,
@@ -84,14 +92,8 @@ def time_ab(fa, fb, sync_a=lambda: None, sync_b=lambda: None, repeat: int = 20, 
         for fn, sync, times in ((fa, sync_a, ta), (fb, sync_b, tb)):
             fn()  # untimed: wakes this side's threads after the other side ran
             sync()
-            for _ in range(block):
-                t0 = time.perf_counter()
-                fn()
-                sync()
-                times.append(time.perf_counter() - t0)
-    ta.sort()
-    tb.sort()
-    return ta[len(ta) // 2], tb[len(tb) // 2]
+            _time_calls(fn, sync, block, times)
+    return _median(ta), _median(tb)
 
 
 def machine_line() -> str:

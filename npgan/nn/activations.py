@@ -27,6 +27,25 @@ class _Elementwise(Layer):
         self._check_grad(grad_out, cache.shape)
         return cache
 
+    def _masked_forward(self, x, fill):
+        """y from ``fill(x_slice, y_slice)`` slice by slice of the batch, caching [x > 0];
+        y and the mask in x's memory layout."""
+        xp = self._begin(x)
+        mask, y = xp.empty_like(x, dtype=bool), xp.empty_like(x)
+
+        def run(lo, hi):
+            xp.greater(x[lo:hi], 0, out=mask[lo:hi])
+            fill(x[lo:hi], y[lo:hi])
+
+        _split(run, x)
+        self._cache = mask
+        return y
+
+    def _mask_and_grad(self, grad_out):
+        """The cached mask [x > 0] and an empty dL/dx in x's memory layout (the mask's)."""
+        mask = self._end_backward(grad_out)
+        return mask, B.get_backend().empty_like(mask, dtype=grad_out.dtype)
+
 
 def _split(fn, x):
     """Run ``fn(lo, hi)`` over slices x[lo:hi] of the batch, split between threads when x
@@ -43,21 +62,12 @@ class ReLU(_Elementwise):
     """
 
     def forward(self, x, training: bool = True):
-        xp = self._begin(x)
-        mask, y = xp.empty_like(x, dtype=bool), xp.empty_like(x)  # x's memory layout
-
-        def relu(lo, hi):
-            xp.greater(x[lo:hi], 0, out=mask[lo:hi])
-            xp.maximum(x[lo:hi], 0, out=y[lo:hi])
-
-        _split(relu, x)
-        self._cache = mask
-        return y
+        xp = B.get_backend()
+        return self._masked_forward(x, lambda xs, ys: xp.maximum(xs, 0, out=ys))
 
     def backward(self, grad_out):
-        mask = self._end_backward(grad_out)
+        mask, dx = self._mask_and_grad(grad_out)
         xp = B.get_backend()
-        dx = xp.empty_like(mask, dtype=grad_out.dtype)  # x's memory layout, like the cache
 
         def relu_grad(lo, hi):
             xp.multiply(grad_out[lo:hi], mask[lo:hi], out=dx[lo:hi])
@@ -83,27 +93,20 @@ class LeakyReLU(_Elementwise):
         self.negative_slope = float(negative_slope)
 
     def forward(self, x, training: bool = True):
-        xp = self._begin(x)
+        xp = B.get_backend()
         a = self.negative_slope
         pick = xp.maximum if a <= 1.0 else xp.minimum  # a > 1: a*x is the larger for x > 0
-        mask, y = xp.empty_like(x, dtype=bool), xp.empty_like(x)  # x's memory layout
 
-        def leaky(lo, hi):
-            xs, ys = x[lo:hi], y[lo:hi]
-            xp.greater(xs, 0, out=mask[lo:hi])
+        def leaky(xs, ys):  # max(x, a*x), into y
             xp.multiply(xs, a, out=ys)
             pick(xs, ys, out=ys)
 
-        _split(leaky, x)
-        self._cache = mask
-        return y
+        return self._masked_forward(x, leaky)
 
     def backward(self, grad_out):
-        mask = self._end_backward(grad_out)
+        mask, dx = self._mask_and_grad(grad_out)
         xp = B.get_backend()
         a = self.negative_slope
-        dx = xp.empty_like(mask, dtype=grad_out.dtype)  # x's memory layout, like the cache
-
         one_minus_a = dx.dtype.type(1.0 - a)  # a scalar of G's dtype: no float64 detour
 
         def leaky_grad(lo, hi):  # (a + (1 - a) * mask) * G, built in place
