@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from npgan import backend as B
@@ -14,6 +14,9 @@ from helpers import assert_grads_ok, split_work
 def test_batchnorm_gradients_train_and_eval(f64, n, c, spatial, training, threads):
     bn = nn.BatchNorm(c)
     shape = (n, c) if spatial is None else (n, c) + spatial
+    # with 2 values per channel, training gives xhat = -1, +1 whatever x is: dL/dx is ~0 (set
+    # by eps alone) and its relative error is rounding noise, so that case checks nothing
+    assume(not training or n * (1 if spatial is None else spatial[0] * spatial[1]) > 2)
     bn.weight.data = B.normal((c,)) + 1.0
     bn.bias.data = B.normal((c,))
     bn.running_mean = B.normal((c,))
