@@ -70,17 +70,21 @@ class BatchNorm(Layer):
         self.running_mean = xp.zeros(self.num_features, dtype=dt)
         self.running_var = xp.ones(self.num_features, dtype=dt)
 
-    def _views(self, x):
-        """(x3, rows, channels_last): x as a 3-D view for the per-channel sums, (N, C, L) or,
-        for channels-last memory, (N, L, C); and the same memory as (N, C*L) rows for the
-        elementwise passes (L = H*W, or 1 for (N, C)). Views of x, a copy only when x is in
-        neither layout."""
-        n, c = x.shape[0], self.num_features
-        if x.ndim == 4 and not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous:
-            xl = x.transpose(0, 2, 3, 1)  # a convolution's output: (N, H, W, C) in memory
-            return xl.reshape(n, -1, c), xl.reshape(n, -1), True
-        x = B.get_backend().ascontiguousarray(x)
-        return x.reshape(n, c, -1), x.reshape(n, -1), False
+    @staticmethod
+    def _channels_last(x) -> bool:
+        """Is x an NCHW view of channels-last memory (a convolution's output)?"""
+        return x.ndim == 4 and not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
+
+    def _views(self, a, channels_last: bool):
+        """(a3, rows): ``a`` as a 3-D array for the per-channel sums, (N, C, L) or, channels-last,
+        (N, L, C); and the same memory as (N, C*L) rows for the elementwise passes (L = H*W, or
+        1 for (N, C)). Views of ``a`` when it is in that layout, else one copy into it."""
+        n, c = a.shape[0], self.num_features
+        if channels_last:
+            rows = a.transpose(0, 2, 3, 1).reshape(n, -1)
+            return rows.reshape(n, -1, c), rows
+        rows = B.get_backend().ascontiguousarray(a).reshape(n, -1)
+        return rows.reshape(n, c, -1), rows
 
     @staticmethod
     def _row(v, size: int, channels_last: bool):
@@ -111,7 +115,8 @@ class BatchNorm(Layer):
     def forward(self, x, training: bool = True):
         self._check_input(x, ndim=(2, 4), channels=self.num_features)
         xp = B.get_backend()
-        x3, x2, last = self._views(x)
+        last = self._channels_last(x)
+        x3, x2 = self._views(x, last)
         n, size, m = x.shape[0], x2.shape[1], x.size // self.num_features
         spec = "nlc" if last else "ncl"                    # einsum names of x3's axes
         row = lambda v: self._row(v, size, last)  # noqa: E731
@@ -155,10 +160,7 @@ class BatchNorm(Layer):
         self._check_grad(grad_out, shape)
         xp = B.get_backend()
         n, size, m = xhat.shape[0], xhat.shape[1], xhat.size // self.num_features
-        c = self.num_features
-        # G in xhat's memory layout (a view when it already is; else one copy)
-        g2 = (grad_out.transpose(0, 2, 3, 1) if last else grad_out).reshape(n, -1)
-        g3 = g2.reshape((n, -1, c) if last else (n, c, -1))
+        g3, g2 = self._views(grad_out, last)  # G in xhat's layout (a view when it already is)
         xhat3 = xhat.reshape(g3.shape)
         spec = "nlc" if last else "ncl"                    # einsum names of x3's axes
         row = lambda v: self._row(v, size, last)  # noqa: E731
