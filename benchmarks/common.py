@@ -73,7 +73,7 @@ def time_fn(fn, sync=lambda: None, repeat: int = 20, warmup: int = 3) -> float:
 def time_ab(fa, fb, sync_a=lambda: None, sync_b=lambda: None, repeat: int = 20, warmup: int = 3,
             rounds: int = 5):
     """Median wall times (seconds) of fa() and fb(), timed in alternating blocks: a a a, b b b,
-    a a a, b b b, ... (``rounds`` blocks of each, ``repeat`` timed calls of each in all).
+    a a a, b b b, ... (``rounds`` blocks of each, ceil(repeat / rounds) timed calls a block).
 
     On a shared machine the speed drifts by tens of percent over seconds; timing all of a
     and then all of b puts that drift into the ratio, and alternating exposes both to the
