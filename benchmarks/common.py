@@ -17,6 +17,18 @@ def pin_threads(n: int) -> None:
         os.environ[var] = str(n)
 
 
+def prepare_process(threads: int) -> str:
+    """Pin the thread counts (before numpy or torch is imported), then set the C allocator
+    as the ``npgan`` command line does (``npgan.backend.keep_freed_memory``; it acts on the
+    whole process, so on PyTorch's side of an A/B as well). Returns the allocator's state
+    for the header line."""
+    pin_threads(threads)
+    if os.environ.get("NPGAN_KEEP_FREED_MEMORY", "1").strip() == "0":
+        return "allocator: default"
+    from npgan import backend as B
+    return "allocator: keeps freed memory" if B.keep_freed_memory() else "allocator: default"
+
+
 def cpu_busy_seconds() -> float:
     """Total busy CPU seconds of the machine so far (from /proc/stat); NaN where unavailable."""
     try:
@@ -96,6 +108,20 @@ def time_ab(fa, fb, sync_a=lambda: None, sync_b=lambda: None, repeat: int = 20, 
     return _median(ta), _median(tb)
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else the platform's processor string."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or "unknown CPU"
+
+
 def machine_line() -> str:
     import platform
-    return f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {sys.version.split()[0]}"
+    return (f"{platform.node()} {platform.machine()} {cpu_model()}, {os.cpu_count()} cores, "
+            f"Python {sys.version.split()[0]}")

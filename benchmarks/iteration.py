@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import LoadMeter, machine_line, pin_threads, time_ab, time_fn  # noqa: E402
+from common import LoadMeter, machine_line, prepare_process, time_ab, time_fn  # noqa: E402
 
 MODELS = {
     # name: (latent size, shape of one data sample)
@@ -148,7 +148,7 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--backends", nargs="+", default=None, help="default: numpy, plus cupy when usable")
     args = ap.parse_args(argv)
-    pin_threads(args.threads)
+    allocator = prepare_process(args.threads)
     from npgan import backend as B
     try:
         import torch
@@ -158,7 +158,7 @@ def main(argv=None):
         torch = None
     backends = args.backends or B.available_backends()
     print(f"# {machine_line()}; {args.threads} thread(s); float32; {time.strftime('%Y-%m-%d')}; "
-          f"torch {torch.__version__ if torch else 'not installed'}")
+          f"torch {torch.__version__ if torch else 'not installed'}; {allocator}")
     print(f"{'model':<9}{'batch':>6}{'backend':>8}{'ms/iter':>10}{'samples/s':>11}{'GFLOP/s':>9}"
           f"{'peak MB':>9}{'torch ms':>10}{'npgan/torch':>12}{'load':>7}")
     cpu_ms = {}

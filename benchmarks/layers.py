@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import LoadMeter, machine_line, pin_threads, time_ab, time_fn  # noqa: E402
+from common import LoadMeter, machine_line, prepare_process, time_ab, time_fn  # noqa: E402
 
 LAYERS = [  # name, kind, (in, out), input H=W
     ("D conv1 1->64 28->14", "conv", (1, 64), 28),
@@ -33,7 +33,7 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
     args = ap.parse_args(argv)
-    pin_threads(args.threads)
+    allocator = prepare_process(args.threads)
 
     from npgan import backend as B, nn
     B.set_backend(args.backend)
@@ -44,7 +44,7 @@ def main(argv=None):
     except ImportError:
         torch = None
 
-    print(f"# {machine_line()}; backend {args.backend}; {args.threads} thread(s); batch {args.batch}; float32")
+    print(f"# {machine_line()}; backend {args.backend}; {args.threads} thread(s); batch {args.batch}; float32; {allocator}")
     print(f"{'layer':<26}{'npgan ms':>10}{'torch ms':>10}{'ratio':>8}{'load':>7}")
     for name, kind, (cin, cout), hw in LAYERS:
         cls = nn.Conv2D if kind == "conv" else nn.ConvTranspose2D

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine_line, pin_threads  # noqa: E402
+from common import machine_line  # noqa: E402
 
 TARGETS = {"ring8": (8.0, 0.97), "grid25": (24.8, 0.94)}
 
@@ -31,7 +31,7 @@ def main(argv=None):
     ap.add_argument("--out", default="runs/quality")
     ap.add_argument("--table", default=str(Path(__file__).with_name("QUALITY.md")))
     args = ap.parse_args(argv)
-    pin_threads(args.threads)
+    allocator = prepare_process(args.threads)
     from npgan.gan.runner import make_config, train
     from npgan.io import atomic_write
 
@@ -59,7 +59,7 @@ def main(argv=None):
     lines = [
         "# Mode coverage: mean over seeds " + " ".join(map(str, args.seeds)),
         "",
-        f"Machine: {machine_line()}, {args.threads} thread(s) per run; date {time.strftime('%Y-%m-%d')}.",
+        f"Machine: {machine_line()}, {args.threads} thread(s) per run; {allocator}; date {time.strftime('%Y-%m-%d')}.",
         "",
         "Command: `python benchmarks/quality.py --seeds " + " ".join(map(str, args.seeds))
         + " --data " + " ".join(args.data) + " --trainers " + " ".join(args.trainers) + "`",

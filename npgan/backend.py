@@ -30,6 +30,11 @@ things a student can see: a seeded run draws the *same* numbers on the CPU
 and on the GPU, and the generator state is a plain dict that a checkpoint
 can save and restore on either backend.
 
+On the CPU it also holds the thread count of npgan's own parallel loops
+(``num_threads``, ``parallel_map``) and ``keep_freed_memory``, the C allocator
+setting the command line uses so that each training step reuses the memory the
+previous one freed.
+
 ``host`` is NumPy itself, for the few places that read or write files
 (``.npz`` checkpoints, images), which are always host arrays.
 """
@@ -77,6 +82,7 @@ __all__ = [
     "permutation",
     "get_rng_state",
     "set_rng_state",
+    "keep_freed_memory",
 ]
 
 
@@ -380,3 +386,38 @@ def parallel_for(fn, n: int, work: int = 0, min_work: int = 1 << 20) -> None:
     """Call ``fn(start, stop)`` over [0, n) split into one contiguous range per thread
     (``parallel_map`` without the results): for work that writes into preallocated slices."""
     parallel_map(fn, n, work, min_work)
+
+
+# --------------------------------------------------------------------------- CPU memory
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def keep_freed_memory() -> bool:
+    """Ask the C allocator (glibc) to keep freed memory in the process for the next allocation.
+
+    A training iteration allocates and frees the same large temporaries every step (im2col
+    columns, activations and their gradients). By default glibc hands blocks over 32 MB
+    straight back to the kernel when they are freed, and trims free memory at the top of its
+    heap; the next iteration then takes page faults to get it back, each new page
+    zero-filled by the kernel (a dcgan28 iteration at batch 256: about 8,000 faults). With
+    the mmap threshold raised to 1 GB and trimming off, the freed memory is reused as it is.
+    The cost: the process keeps its peak memory for its lifetime instead of shrinking
+    between iterations.
+
+    This is a process-wide setting, so importing npgan never does it; the ``npgan`` command
+    line and the benchmarks call it (set ``NPGAN_KEEP_FREED_MEMORY=0`` to leave the
+    allocator alone). Returns True where it took effect (glibc on Linux); elsewhere it
+    changes nothing and returns False. CuPy keeps its own memory pool and is not affected.
+    """
+    import platform
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    import ctypes
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    # mallopt returns 1 on success; the trim threshold is an int, so INT_MAX means "never"
+    return bool(mallopt(_M_MMAP_THRESHOLD, 1 << 30)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
