@@ -49,6 +49,8 @@ def _parser():
     t.add_argument("--d-steps", type=_positive_int, help="discriminator steps per generator step (k)")
     t.add_argument("--pack", type=_positive_int, help="PacGAN packing degree m")
     t.add_argument("--label-smoothing", type=float, help="one-sided: real targets 1 - s")
+    t.add_argument("--bandwidths", type=float, nargs="+", metavar="S",
+                   help="mmd trainer: Gaussian kernel bandwidths (default 0.02 0.05 0.1 0.2 0.5 1 2 5)")
     t.add_argument("--noise", choices=["normal", "uniform"])
     t.add_argument("--batch-size", type=_positive_int)
     t.add_argument("--lr", type=float)
@@ -93,7 +95,7 @@ def _parser():
 
 
 _TRAIN_KEYS = ("data", "trainer", "steps", "seed", "loss", "d_steps", "pack", "label_smoothing",
-               "noise", "batch_size", "lr", "lr_decay", "model", "latent_dim", "hidden", "depth",
+               "bandwidths", "noise", "batch_size", "lr", "lr_decay", "model", "latent_dim", "hidden", "depth",
                "g_batchnorm", "width", "log_every", "data_dir", "classifier")
 
 

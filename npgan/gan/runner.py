@@ -25,6 +25,7 @@ from .. import backend as B
 from ..backend import preserved_rng
 from ..data import check_name, get_dataset, is_image
 from ..io import atomic_write, load_npz
+from ..losses import DEFAULT_BANDWIDTHS
 from .adversarial import GAN, LOSSES
 from .base import NOISE, config_of
 from .evaluation import make_evaluator
@@ -44,6 +45,7 @@ DEFAULTS = {
     "loss": "non_saturating",
     "d_steps": 1,
     "pack": 1,
+    "bandwidths": list(DEFAULT_BANDWIDTHS),  # mmd trainer: Gaussian kernel bandwidths
     "label_smoothing": 0.0,
     "noise": "normal",
     "model": "mlp",         # "mlp" or, for 28x28 images, "dcgan"
@@ -114,6 +116,8 @@ def make_config(**overrides) -> dict:
         (cfg["batch_size"] >= 2, f"batch_size must be at least 2, got {cfg['batch_size']}"),
         (cfg["lr"] > 0, f"lr must be positive, got {cfg['lr']}"),
         (cfg["d_steps"] >= 1 and cfg["pack"] >= 1, "d_steps and pack must be at least 1"),
+        (len(cfg["bandwidths"]) >= 1 and all(b > 0 for b in cfg["bandwidths"]),
+         f"bandwidths must be one or more positive numbers, got {cfg['bandwidths']}"),
         (cfg["batch_size"] % cfg["pack"] == 0,
          f"batch_size {cfg['batch_size']} must be a multiple of pack {cfg['pack']}"),
     ]
@@ -144,7 +148,7 @@ def build(cfg: dict):
     G, D = _networks(cfg, ds)
     common = dict(noise=cfg["noise"], lr=cfg["lr"], betas=tuple(cfg["betas"]))
     if cfg["trainer"] == "mmd":
-        return MMDTrainer(G, cfg["latent_dim"], **common), ds
+        return MMDTrainer(G, cfg["latent_dim"], bandwidths=cfg["bandwidths"], **common), ds
     return GAN(G, D, cfg["latent_dim"], loss=cfg["loss"], d_steps=cfg["d_steps"],
                label_smoothing=cfg["label_smoothing"], pack=cfg["pack"], **common), ds
 

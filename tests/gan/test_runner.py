@@ -56,6 +56,14 @@ def test_cli_train_sample_evaluate(tmp_path, capsys):
     assert result["step"] == 10 and set(result) >= {"modes", "high_quality", "reverse_kl", "mmd2"}
 
 
+def test_cli_bandwidths_reach_the_mmd_trainer_and_its_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--trainer", "mmd", "--bandwidths", "0.1", "0.3", "--out", str(out), "--steps", "4",
+                 "--log-every", "2", "--hidden", "8", "--depth", "1", "--batch-size", "16", "--no-progress"]) == 0
+    trainer, _, cfg = load_run(out / "checkpoint.npz")
+    assert trainer.bandwidths == (0.1, 0.3) and cfg["bandwidths"] == [0.1, 0.3]
+
+
 def test_cli_resume_extends_a_run(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--hidden", "8", "--depth", "1", "--batch-size", "16", "--log-every", "5", "--no-progress"]
@@ -75,6 +83,8 @@ def test_cli_resume_extends_a_run(tmp_path, capsys):
     (["train", "--data", "fashion-mnist", "--data-dir", "empty", "--out", "x"],
      "apt-get install dataset-fashion-mnist"),
     (["train-classifier", "--data-dir", "empty"], "apt-get install dataset-fashion-mnist"),
+    (["train", "--trainer", "mmd", "--bandwidths", "0.1", "-1", "--out", "x"],
+     "bandwidths must be one or more positive numbers"),
 ])
 def test_cli_bad_input_gives_one_line_error(tmp_path, capsys, argv, message, monkeypatch):
     monkeypatch.chdir(tmp_path)
