@@ -147,18 +147,22 @@ def main(argv=None):
     ap.add_argument("--batches", type=int, nargs="+", default=[64, 256])
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--backends", nargs="+", default=None, help="default: numpy, plus cupy when usable")
+    ap.add_argument("--no-torch", action="store_true",
+                    help="time npgan alone, in a process without PyTorch (as the npgan command runs)")
     args = ap.parse_args(argv)
     allocator = prepare_process(args.threads)
     from npgan import backend as B
-    try:
-        import torch
-        torch.set_num_threads(args.threads)
-        torch.manual_seed(0)
-    except ImportError:
-        torch = None
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+            torch.set_num_threads(args.threads)
+            torch.manual_seed(0)
+        except ImportError:
+            pass
     backends = args.backends or B.available_backends()
     print(f"# {machine_line()}; {args.threads} thread(s); float32; {time.strftime('%Y-%m-%d')}; "
-          f"torch {torch.__version__ if torch else 'not installed'}; {allocator}")
+          f"torch {torch.__version__ if torch else 'not used' if args.no_torch else 'not installed'}; {allocator}")
     print(f"{'model':<9}{'batch':>6}{'backend':>8}{'ms/iter':>10}{'samples/s':>11}{'GFLOP/s':>9}"
           f"{'peak MB':>9}{'torch ms':>10}{'npgan/torch':>12}{'load':>7}")
     cpu_ms = {}
