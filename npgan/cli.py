@@ -54,6 +54,8 @@ def _parser():
     t.add_argument("--noise", choices=["normal", "uniform"])
     t.add_argument("--batch-size", type=_positive_int)
     t.add_argument("--lr", type=float)
+    t.add_argument("--betas", type=float, nargs=2, metavar=("B1", "B2"),
+                   help="Adam's betas (default 0.5 0.999)")
     t.add_argument("--lr-decay", choices=["linear", "none"])
     t.add_argument("--model", choices=["mlp", "dcgan"], help="network family (dcgan: 28x28 images)")
     t.add_argument("--latent-dim", type=_positive_int)
@@ -95,8 +97,8 @@ def _parser():
 
 
 _TRAIN_KEYS = ("data", "trainer", "steps", "seed", "loss", "d_steps", "pack", "label_smoothing",
-               "bandwidths", "noise", "batch_size", "lr", "lr_decay", "model", "latent_dim", "hidden", "depth",
-               "g_batchnorm", "width", "log_every", "data_dir", "classifier")
+               "bandwidths", "noise", "batch_size", "lr", "betas", "lr_decay", "model", "latent_dim",
+               "hidden", "depth", "g_batchnorm", "width", "log_every", "data_dir", "classifier")
 
 
 def _train(args):

@@ -115,6 +115,8 @@ def make_config(**overrides) -> dict:
         (cfg["log_every"] >= 1, f"log_every must be a positive integer, got {cfg['log_every']}"),
         (cfg["batch_size"] >= 2, f"batch_size must be at least 2, got {cfg['batch_size']}"),
         (cfg["lr"] > 0, f"lr must be positive, got {cfg['lr']}"),
+        (len(cfg["betas"]) == 2 and all(0 <= b < 1 for b in cfg["betas"]),
+         f"betas must be two numbers in [0, 1), got {cfg['betas']}"),
         (cfg["d_steps"] >= 1 and cfg["pack"] >= 1, "d_steps and pack must be at least 1"),
         (len(cfg["bandwidths"]) >= 1 and all(b > 0 for b in cfg["bandwidths"]),
          f"bandwidths must be one or more positive numbers, got {cfg['bandwidths']}"),

@@ -56,12 +56,14 @@ def test_cli_train_sample_evaluate(tmp_path, capsys):
     assert result["step"] == 10 and set(result) >= {"modes", "high_quality", "reverse_kl", "mmd2"}
 
 
-def test_cli_bandwidths_reach_the_mmd_trainer_and_its_checkpoint(tmp_path):
+def test_cli_bandwidths_and_betas_reach_the_mmd_trainer_and_its_checkpoint(tmp_path):
     out = tmp_path / "run"
-    assert main(["train", "--trainer", "mmd", "--bandwidths", "0.1", "0.3", "--out", str(out), "--steps", "4",
-                 "--log-every", "2", "--hidden", "8", "--depth", "1", "--batch-size", "16", "--no-progress"]) == 0
+    assert main(["train", "--trainer", "mmd", "--bandwidths", "0.1", "0.3", "--betas", "0.9", "0.99",
+                 "--out", str(out), "--steps", "4", "--log-every", "2", "--hidden", "8", "--depth", "1",
+                 "--batch-size", "16", "--no-progress"]) == 0
     trainer, _, cfg = load_run(out / "checkpoint.npz")
     assert trainer.bandwidths == (0.1, 0.3) and cfg["bandwidths"] == [0.1, 0.3]
+    assert trainer.g_opt.betas == (0.9, 0.99) and cfg["betas"] == [0.9, 0.99]
 
 
 def test_cli_resume_extends_a_run(tmp_path, capsys):
@@ -85,6 +87,7 @@ def test_cli_resume_extends_a_run(tmp_path, capsys):
     (["train-classifier", "--data-dir", "empty"], "apt-get install dataset-fashion-mnist"),
     (["train", "--trainer", "mmd", "--bandwidths", "0.1", "-1", "--out", "x"],
      "bandwidths must be one or more positive numbers"),
+    (["train", "--betas", "0.5", "1.0", "--out", "x"], "betas must be two numbers in [0, 1)"),
 ])
 def test_cli_bad_input_gives_one_line_error(tmp_path, capsys, argv, message, monkeypatch):
     monkeypatch.chdir(tmp_path)
