@@ -29,3 +29,19 @@ def test_iteration_benchmark_runs_on_toy2d():
     assert out.returncode == 0, out.stderr
     rows = [line.split() for line in out.stdout.splitlines() if line.startswith("toy2d")]
     assert len(rows) == 1 and rows[0][1] == "512" and float(rows[0][3]) > 0
+
+
+def test_mode_profile_splits_tails_from_between_mode_samples():
+    import numpy as np
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from mode_profile import profile
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    modes, std = np.array([[0.0, 0.0], [1.0, 0.0]]), 0.01
+    on_mode = np.repeat(modes, 40, axis=0)                      # 80 samples at distance 0
+    tails = np.array([[0.04, 0.0]] * 10)                        # 4 std from mode 0
+    bridge = np.array([[0.5, 0.0]] * 10)                        # 50 std from both
+    r = profile(np.concatenate([on_mode, tails, bridge]), modes, std)
+    assert r["high_quality"] == 0.8 and r["tails_3_6"] == 0.1 and r["between_6plus"] == 0.1
+    assert np.isclose(r["spread"], np.sqrt(10 * 16 / 90 / 2))  # rms over the 90 near-mode samples
