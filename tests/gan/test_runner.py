@@ -213,5 +213,9 @@ def test_recipes_per_data_set_and_trainer():
     assert make_config(data="grid25", trainer="mmd", batch_size=64)["batch_size"] == 64  # flags win
     assert make_config(data="grid25", batch_size=None)["batch_size"] == 1024  # None: not given
     assert make_config(data="ring8", trainer="mmd")["lr"] == 1e-2      # the trainer's default
+    assert make_config(data="grid25", trainer="mmd")["noise"] == "uniform"
+    assert make_config(data="grid25", trainer="gan")["noise"] == "normal"
+    assert make_config(data="ring8", trainer="mmd")["steps"] == 30000  # ring8's part for mmd
+    assert make_config(data="ring8", trainer="gan")["steps"] == 12000
     assert make_config(data="ring8", trainer="mmd", lr=1e-4)["lr"] == 1e-4
     assert make_config(data="fashion-mnist")["lr"] == 2e-4             # the data set's recipe
