@@ -19,10 +19,10 @@ Three ways to train the same generator on each data set:
 Writes ``mode_collapse.png`` (rows: data set x trainer; columns: training stages)
 and ``metrics.md``, and prints the table: modes captured, high-quality fraction
 and reverse KL on 2,500 samples at the end of each run (npgan.metrics).
-Each run uses `npgan train`'s defaults except the number of steps and the batch: MMD
-trains at 256, and the adversarial runs on grid25 at 512 instead of the default 1,024
-(which covers all 25 modes on every seed, benchmarks/QUALITY.md, but would take this
-demo past 5 minutes on 2 cores).
+Each run uses `npgan train`'s defaults (the MMD runs: uniform noise, lr 1e-2, batch 256
+on the ring and 512 on the grid) except the number of steps and one batch: the adversarial
+runs on grid25 train at 512 instead of the default 1,024 (which covers all 25 modes on
+every seed, benchmarks/QUALITY.md, but would take this demo past 5 minutes on 2 cores).
 """
 
 import argparse
