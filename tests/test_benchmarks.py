@@ -31,17 +31,15 @@ def test_iteration_benchmark_runs_on_toy2d():
     assert len(rows) == 1 and rows[0][1] == "512" and float(rows[0][3]) > 0
 
 
-def test_mode_profile_splits_tails_from_between_mode_samples():
-    import numpy as np
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from mode_profile import profile
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    modes, std = np.array([[0.0, 0.0], [1.0, 0.0]]), 0.01
-    on_mode = np.repeat(modes, 40, axis=0)                      # 80 samples at distance 0
-    tails = np.array([[0.04, 0.0]] * 10)                        # 4 std from mode 0
-    bridge = np.array([[0.5, 0.0]] * 10)                        # 50 std from both
-    r = profile(np.concatenate([on_mode, tails, bridge]), modes, std)
-    assert r["high_quality"] == 0.8 and r["tails_3_6"] == 0.1 and r["between_6plus"] == 0.1
-    assert np.isclose(r["spread"], np.sqrt(10 * 16 / 90 / 2))  # rms over the 90 near-mode samples
+
+def test_mode_profile_script_prints_a_row_per_checkpoint(tmp_path):
+    from npgan.gan.runner import make_config, train
+    cfg = make_config(data="ring8", trainer="mmd", steps=4, log_every=4, hidden=8, depth=1, batch_size=16,
+                      eval_samples=100, eval_mmd=50)
+    train(cfg, tmp_path / "run", progress=False, plots=False)
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "mode_profile.py"),
+                          str(tmp_path / "run" / "checkpoint.npz"), "-n", "500"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    row = out.stdout.splitlines()[-1].split()
+    assert row[0].endswith("checkpoint.npz") and len(row) == 5 and row[1].endswith("%")

@@ -5,7 +5,7 @@ import pytest
 
 from npgan import backend as B
 from npgan.data import get_dataset
-from npgan.metrics import mmd2, mode_metrics
+from npgan.metrics import mmd2, mode_metrics, off_mode_profile
 
 RING = get_dataset("ring8")
 
@@ -116,3 +116,24 @@ def test_class_coverage():
     assert half["class_coverage"] == pytest.approx(0.5)
     with pytest.raises(ValueError, match=r"class_coverage: expected labels in \[0, 10\)"):
         class_coverage(np.array([0, 10]), 10)
+
+
+def test_off_mode_profile_splits_tails_from_between_mode_samples():
+    modes, std = np.array([[0.0, 0.0], [1.0, 0.0]]), 0.01
+    on_mode = np.repeat(modes, 40, axis=0)                      # 80 samples at distance 0
+    tails = np.array([[0.04, 0.0]] * 10)                        # 4 std from mode 0
+    bridge = np.array([[0.5, 0.0]] * 10)                        # 50 std from both
+    r = off_mode_profile(np.concatenate([on_mode, tails, bridge]), modes, std)
+    assert r["high_quality"] == 0.8 and r["tails"] == 0.1 and r["between"] == 0.1
+    assert np.isclose(r["spread"], np.sqrt(10 * 16 / 90 / 2))  # rms over the 90 near-mode samples
+
+
+def test_off_mode_profile_of_data_matches_the_rayleigh_tail():
+    # 2-D Gaussian data around its own modes: P(d > 3 std) = exp(-9/2) = 1.11%, spread 1
+    rng = np.random.default_rng(0)
+    modes, std = np.array([[0.0, 0.0], [1.0, 1.0]]), 0.05
+    x = modes[rng.integers(0, 2, 200_000)] + rng.normal(0, std, (200_000, 2))
+    r = off_mode_profile(x, modes, std)
+    assert abs(r["tails"] - np.exp(-4.5)) < 0.001 and r["between"] == 0
+    assert abs(r["spread"] - 1.0) < 0.01
+    assert abs(r["high_quality"] - mode_metrics(x, modes, std)["high_quality"]) < 1e-12
