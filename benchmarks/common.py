@@ -23,8 +23,6 @@ def prepare_process(threads: int) -> str:
     whole process, so on PyTorch's side of an A/B as well). Returns the allocator's state
     for the header line."""
     pin_threads(threads)
-    if os.environ.get("NPGAN_KEEP_FREED_MEMORY", "1").strip() == "0":
-        return "allocator: default"
     from npgan import backend as B
     return "allocator: keeps freed memory" if B.keep_freed_memory() else "allocator: default"
 

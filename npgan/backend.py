@@ -406,11 +406,14 @@ def keep_freed_memory() -> bool:
     between iterations.
 
     This is a process-wide setting, so importing npgan never does it; the ``npgan`` command
-    line and the benchmarks call it (set ``NPGAN_KEEP_FREED_MEMORY=0`` to leave the
-    allocator alone). Returns True where it took effect (glibc on Linux); elsewhere it
-    changes nothing and returns False. CuPy keeps its own memory pool and is not affected.
+    line and the benchmarks call it. With ``NPGAN_KEEP_FREED_MEMORY=0`` in the environment
+    it leaves the allocator alone. Returns True where it took effect (glibc on Linux);
+    elsewhere, or when opted out, it changes nothing and returns False. CuPy keeps its own
+    memory pool and is not affected.
     """
     import platform
+    if os.environ.get("NPGAN_KEEP_FREED_MEMORY", "1").strip() == "0":
+        return False
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     import ctypes

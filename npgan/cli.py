@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from . import backend as B
@@ -166,8 +165,7 @@ def _train_classifier(args):
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    if os.environ.get("NPGAN_KEEP_FREED_MEMORY", "1").strip() != "0":
-        B.keep_freed_memory()  # each training step reuses the memory the last one freed
+    B.keep_freed_memory()  # each training step reuses the memory the last one freed (opt-out: env)
     try:
         if args.backend:
             B.set_backend(args.backend)

@@ -1,5 +1,8 @@
 import ast
+import os
 import pathlib
+import platform
+import subprocess
 import sys
 import types
 
@@ -190,19 +193,20 @@ print(kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or __import__("platform").libc_ver()[0] != "glibc",
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
                     reason="keep_freed_memory acts on glibc's allocator only")
 def test_keep_freed_memory_lets_a_freed_block_be_reused_without_page_faults():
-    import subprocess
-
-    def faults(mode):
+    def faults(mode, opt_out=False):
+        env = dict(os.environ, NPGAN_KEEP_FREED_MEMORY="0" if opt_out else "1")
         out = subprocess.run([sys.executable, "-c", _FAULTS_SCRIPT, mode], capture_output=True, text=True,
-                             check=True, cwd=pathlib.Path(npgan.__file__).parent.parent).stdout.split()
+                             check=True, cwd=pathlib.Path(npgan.__file__).parent.parent, env=env).stdout.split()
         return out[0], int(out[1])
 
     kept, with_setting = faults("keep")
     _, without = faults("default")
-    assert kept == "True"
+    opted_out, with_opt_out = faults("keep", opt_out=True)
+    assert kept == "True" and opted_out == "False"
+    assert with_opt_out >= 5 * 32  # the environment variable leaves the allocator as it was
     # 5 x 64 MB filled anew: 16,384 faults each with 4 kB pages (fewer with huge pages, but
     # at least one per 2 MB); reused memory takes (almost) none
     assert without >= 5 * 32
