@@ -217,5 +217,7 @@ def test_recipes_per_data_set_and_trainer():
     assert make_config(data="grid25", trainer="gan")["noise"] == "normal"
     assert make_config(data="ring8", trainer="mmd")["steps"] == 30000  # ring8's part for mmd
     assert make_config(data="ring8", trainer="gan")["steps"] == 12000
+    assert make_config(data="ring8")["d_steps"] == 2                   # ring8's part for gan
+    assert make_config(data="grid25")["d_steps"] == 1
     assert make_config(data="ring8", trainer="mmd", lr=1e-4)["lr"] == 1e-4
     assert make_config(data="fashion-mnist")["lr"] == 2e-4             # the data set's recipe
