@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import backend as B
@@ -117,8 +118,10 @@ def _train(args):
     final = train(cfg, out, resume=bool(args.resume), progress=not args.no_progress,
                   log=lambda msg: print(msg, file=sys.stderr))
     print(json.dumps(final))
-    grids = f", {out}/grids/" if is_image(cfg["data"]) else ""
-    print(f"wrote {out}/checkpoint.npz, {out}/metrics.jsonl, {out}/samples.png, {out}/losses.png{grids}")
+    extra = f", {out}/grids/" if is_image(cfg["data"]) else ""
+    if os.path.exists(f"{out}/latent_map.png"):
+        extra += f", {out}/latent_map.png"
+    print(f"wrote {out}/checkpoint.npz, {out}/metrics.jsonl, {out}/samples.png, {out}/losses.png{extra}")
 
 
 def _sample(args):

@@ -12,6 +12,8 @@ samples from a mixture of Gaussians with known modes and std sigma:
 
 ``off_mode_profile`` splits the rest: a mode's tails (3-6 sigma) against samples
 between the modes (beyond 6 sigma), and the spread of the near-mode samples.
+``latent_mode_map`` shows where a generator with a 2-D latent space sends each z:
+the mode G(z) lands on, over a grid of z (a dropped mode is one no z reaches).
 
 ``mmd2`` is the unbiased squared MMD between samples and data (any data set),
 the same estimator the MMD trainer minimises (``npgan.losses.mmd2``).
@@ -52,10 +54,10 @@ def _nearest_mode(samples, modes, where: str):
 
 def mode_metrics(samples, modes, std: float) -> dict:
     """Modes captured, high-quality fraction and reverse KL for samples (n, d) around modes (K, d)."""
-    nearest, dist = _nearest_mode(samples, modes, "mode_metrics")
-    hq = dist <= 3 * std
+    assign = mode_assignment(samples, modes, std)
+    hq = assign >= 0
     k = len(modes)
-    counts = B.host.bincount(nearest[hq], minlength=k)
+    counts = B.host.bincount(assign[hq], minlength=k)
     total = counts.sum()
     if total:
         q = counts / total
@@ -69,6 +71,35 @@ def mode_metrics(samples, modes, std: float) -> dict:
         "high_quality": float(hq.mean()),
         "reverse_kl": rkl,
     }
+
+
+def mode_assignment(samples, modes, std: float):
+    """For each sample, the index of its nearest mode when it is high quality (within 3 std),
+    else -1: a host int array (n,). ``mode_metrics`` counts these; ``latent_mode_map`` lays
+    them out over a grid of latent codes."""
+    nearest, dist = _nearest_mode(samples, modes, "mode_assignment")
+    return B.host.where(dist <= 3 * std, nearest, -1)
+
+
+def latent_mode_map(trainer, dataset, n: int = 201):
+    """Which mode each latent code z lands on: G's map of a 2-D latent space.
+
+    z runs over an n x n grid covering the noise prior (U[-1, 1]^2: the whole square;
+    N(0, I): [-3, 3]^2, 99.5% of its mass). Returns ``(assign, extent)``: ``assign`` (n, n),
+    row i at z_2 = the i-th grid value from the bottom and column j at z_1 the j-th, holding
+    ``mode_assignment`` of G(z) (-1 where G(z) is not within 3 std of a mode); ``extent``
+    the grid's half-width. A continuous G must carry z across the gaps between modes, so
+    the cells are separated by thin -1 borders; a mode with no cell is dropped.
+    """
+    if trainer.latent_dim != 2 or dataset.dim != 2:
+        raise ValueError(f"latent_mode_map: needs a 2-D latent space and 2-D data, got "
+                         f"latent_dim {trainer.latent_dim} and data dim {dataset.dim}")
+    extent = 1.0 if trainer.noise == "uniform" else 3.0
+    u = B.host.linspace(-extent, extent, n)
+    z1, z2 = B.host.meshgrid(u, u)  # z1 varies along columns, z2 along rows
+    z = B.asarray(B.host.stack([z1.ravel(), z2.ravel()], axis=1))  # in the current dtype
+    x = trainer.sample(n * n, z=z)
+    return mode_assignment(x, dataset.modes(), dataset.std).reshape(n, n), extent
 
 
 def off_mode_profile(samples, modes, std: float) -> dict:

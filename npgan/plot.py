@@ -111,3 +111,46 @@ def plot_image_grid(images, path, nrow: int = 8, title: str = "") -> str:
     if title:
         ax.set_title(title)
     return save_figure(fig, path)
+
+
+def mode_colours(modes):
+    """(K, 2) mode centres -> (K, 3) RGB colours that vary smoothly with position over the
+    modes' bounding box (hue with x, from red to violet; from dark and saturated to light with
+    y), so that neighbouring modes get related colours and a map coloured by mode shows the
+    data's layout."""
+    from matplotlib.colors import hsv_to_rgb
+    m = B.host.asarray(modes, dtype=B.host.float64)
+    lo, hi = m.min(axis=0), m.max(axis=0)
+    u, v = ((m - lo) / B.host.where(hi > lo, hi - lo, 1.0)).T
+    return hsv_to_rgb(B.host.stack([0.8 * u, 0.95 - 0.6 * v, 0.45 + 0.5 * v], axis=1))
+
+
+def plot_latent_map(trainer, dataset, path, n: int = 201, title: str = "") -> str:
+    """G's map of a 2-D latent space: each z coloured by the mode G(z) lands on (left), and the
+    modes in the same colours (right); grey where G(z) is not within 3 std of a mode, and a
+    black cross on every mode that no z reaches (``npgan.metrics.latent_mode_map``)."""
+    from .metrics import latent_mode_map
+    plt = _plt()  # before mode_colours: it needs matplotlib
+    assign, extent = latent_mode_map(trainer, dataset, n)
+    modes = dataset.modes()
+    colours = B.host.vstack([mode_colours(modes), [[0.9, 0.9, 0.9]]])  # index -1: grey
+    fig, (ax_z, ax_x) = plt.subplots(1, 2, figsize=(9, 4.4))
+    ax_z.imshow(colours[assign], origin="lower", extent=(-extent, extent, -extent, extent),
+                interpolation="nearest")
+    ax_z.set_xlabel("z1")
+    ax_z.set_ylabel("z2")
+    prior = "U[-1, 1]^2" if trainer.noise == "uniform" else "N(0, I), shown on [-3, 3]^2"
+    ax_z.set_title(f"latent space, z ~ {prior}", fontsize=9)
+    reached = B.host.bincount(assign[assign >= 0], minlength=len(modes)) > 0
+    ax_x.scatter(modes[:, 0], modes[:, 1], s=160, c=colours[:-1], edgecolors="k", linewidths=0.5)
+    ax_x.scatter(modes[~reached, 0], modes[~reached, 1], marker="x", s=120, c="k",
+                 label="no z reaches it")
+    if not reached.all():
+        ax_x.legend(loc="upper right", fontsize=7)
+    ax_x.set_aspect("equal")
+    ax_x.margins(0.15)
+    ax_x.set_title(f"data space: the {len(modes)} modes ({int(reached.sum())} reached)", fontsize=9)
+    fig.suptitle(title or f"where G sends each z ({dataset.name}); grey: G(z) not within 3 std of a mode",
+                 fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -5,7 +5,7 @@ import pytest
 
 from npgan import backend as B
 from npgan.data import get_dataset
-from npgan.metrics import mmd2, mode_metrics, off_mode_profile
+from npgan.metrics import latent_mode_map, mmd2, mode_assignment, mode_metrics, off_mode_profile
 
 RING = get_dataset("ring8")
 
@@ -137,3 +137,47 @@ def test_off_mode_profile_of_data_matches_the_rayleigh_tail():
     assert abs(r["tails"] - np.exp(-4.5)) < 0.001 and r["between"] == 0
     assert abs(r["spread"] - 1.0) < 0.01
     assert abs(r["high_quality"] - mode_metrics(x, modes, std)["high_quality"]) < 1e-12
+
+
+class _QuadrantGenerator:
+    """A stand-in trainer whose G sends z to ring modes by quadrant: z2 > 0.1 -> mode 2 (0, 1);
+    below, z1 < 0 -> mode 4 (-1, 0) and z1 >= 0 -> mode 0 (1, 0); |z2| <= 0.1 -> the origin,
+    1 away from every mode (not high quality). Modes 1, 3, 5, 6, 7 are never reached."""
+
+    latent_dim = 2
+
+    def __init__(self, noise):
+        self.noise = noise
+
+    def sample(self, n, z):
+        xp = B.get_backend()
+        assert z.shape == (n, 2) and z.dtype == B.get_dtype()
+        modes = B.asarray(RING.modes())
+        idx = xp.where(z[:, 1] > 0.1, 2, xp.where(z[:, 0] < 0, 4, 0))
+        return xp.where((xp.abs(z[:, 1]) <= 0.1)[:, None], 0.0, modes[idx])
+
+
+def test_mode_assignment_marks_off_mode_samples():
+    modes = RING.modes()
+    x = np.concatenate([modes[[3, 3, 5]], [[0.0, 0.0], modes[1] + 4 * RING.std]])
+    assert mode_assignment(x, modes, RING.std).tolist() == [3, 3, 5, -1, -1]
+
+
+@pytest.mark.parametrize("noise, extent", [("uniform", 1.0), ("normal", 3.0)])
+def test_latent_mode_map_lays_out_z_with_z1_across_and_z2_up(backend_name, noise, extent):
+    assign, ext = latent_mode_map(_QuadrantGenerator(noise), RING, n=40)  # no z on a boundary
+    assert ext == extent and assign.shape == (40, 40)
+    z = np.linspace(-extent, extent, 40)
+    top, middle, bottom = z > 0.1, np.abs(z) <= 0.1, z < -0.1
+    assert (assign[top] == 2).all() and (assign[middle] == -1).all()
+    assert (assign[np.ix_(bottom, z < 0)] == 4).all() and (assign[np.ix_(bottom, z >= 0)] == 0).all()
+    assert set(np.unique(assign)) == {-1, 0, 2, 4}
+
+
+def test_latent_mode_map_needs_a_2d_latent_and_2d_data():
+    g = _QuadrantGenerator("normal")
+    g.latent_dim = 3
+    with pytest.raises(ValueError, match="latent_dim 3"):
+        latent_mode_map(g, RING)
+    with pytest.raises(ValueError, match="data dim 1"):
+        latent_mode_map(_QuadrantGenerator("normal"), get_dataset("gauss1d"))

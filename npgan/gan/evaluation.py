@@ -2,7 +2,8 @@
 
 * ``MixtureEvaluator`` (ring8, grid25, the 1-D sets): mode metrics on 2,500
   samples and MMD^2 (``npgan.metrics.evaluate``); at the end a scatter of samples
-  over data.
+  over data and, for 2-D data from a 2-D latent space, ``latent_map.png``: the
+  mode each z lands on (``npgan.plot.plot_latent_map``).
 * ``ImageEvaluator`` (Fashion-MNIST): an 8x8 grid of G(z) for one fixed batch of
   noise, written at every logging step (``grids/step_000500.png``, and the latest
   as ``samples.png``), so the grids show one set of garments taking shape; and,
@@ -56,7 +57,10 @@ class MixtureEvaluator:
         plot.plot_samples(samples, self.ds, path, data=data,
                           title=f"{cfg['trainer']} on {cfg['data']}, step {trainer.step}: "
                                 f"{last['modes']}/{last['n_modes']} modes, {last['high_quality']:.1%} high quality")
-        return [path]
+        paths = [path]
+        if trainer.latent_dim == 2 and self.ds.dim == 2:  # G's map of its latent plane
+            paths.append(plot.plot_latent_map(trainer, self.ds, os.path.join(self.out_dir, "latent_map.png")))
+        return paths
 
 
 class ImageEvaluator:

@@ -44,9 +44,11 @@ def test_cli_train_sample_evaluate(tmp_path, capsys):
                  "--hidden", "16", "--depth", "1", "--batch-size", "32", "--g-batchnorm",
                  "--no-progress"]) == 0
     assert any(isinstance(layer, nn.BatchNorm) for layer in load_run(out / "checkpoint.npz")[0].generator.layers)
-    for f in ("checkpoint.npz", "metrics.jsonl", "samples.png", "losses.png"):
+    for f in ("checkpoint.npz", "metrics.jsonl", "samples.png", "losses.png", "latent_map.png"):
         assert (out / f).stat().st_size > 0, f
-    final = json.loads(capsys.readouterr().out.splitlines()[0])
+    printed = capsys.readouterr().out.splitlines()
+    assert "latent_map.png" in printed[1]  # the "wrote ..." line names it
+    final = json.loads(printed[0])
     assert final["step"] == 10 and final["n_modes"] == 25
     assert main(["sample", str(out / "checkpoint.npz"), "-n", "50", "-o", str(tmp_path / "s.npy")]) == 0
     assert np.load(tmp_path / "s.npy").shape == (50, 2)
