@@ -216,7 +216,8 @@ def test_recipes_per_data_set_and_trainer():
     assert make_config(data="grid25", batch_size=None)["batch_size"] == 1024  # None: not given
     assert make_config(data="ring8", trainer="mmd")["lr"] == 1e-2      # the trainer's default
     assert make_config(data="grid25", trainer="mmd")["noise"] == "uniform"
-    assert make_config(data="grid25", trainer="gan")["noise"] == "normal"
+    assert make_config(data="grid25", trainer="gan")["noise"] == "uniform"  # grid25's recipe
+    assert make_config(data="ring8", trainer="gan")["noise"] == "normal"
     assert make_config(data="ring8", trainer="mmd")["steps"] == 30000  # ring8's part for mmd
     assert make_config(data="ring8", trainer="gan")["steps"] == 12000
     assert make_config(data="ring8")["d_steps"] == 2                   # ring8's part for gan
