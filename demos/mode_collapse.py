@@ -20,12 +20,12 @@ Writes ``mode_collapse.png`` (rows: data set x trainer; columns: training stages
 and ``metrics.md``, and prints the table: modes captured, high-quality fraction
 and reverse KL on 2,500 samples at the end of each run (npgan.metrics).
 Each run uses `npgan train`'s defaults (the ring's adversarial runs: k = 2 discriminator
-steps per generator step; the MMD runs: uniform noise, lr 1e-2) except three things that keep
-the demo under 5 minutes on 2 cores (3 min 43 s and 4 min 20 s in two runs): 6,000 steps instead of 12,000 (or
-the ring MMD's 30,000), the grid's adversarial runs at batch 512 instead of its default 1,024
-and with normal noise instead of its default uniform noise (which needs the bigger batch to
-find every mode quickly), and the MMD runs at batch 256 on both sets (grid25's default is
-512). The full-length runs and their 5-seed results are in benchmarks/QUALITY.md.
+steps per generator step; the MMD runs: uniform noise, lr 1e-2) except what keeps the demo
+under 5 minutes on 2 cores (3 min 43 s and 4 min 20 s in two runs): 6,000 steps instead of
+12,000 (or the ring MMD's 30,000); the grid's adversarial runs at batch 512 instead of its
+default 1,024, and with normal noise instead of its default uniform noise (which needs the
+bigger batch to find every mode quickly); the MMD runs at batch 256 on both sets (grid25's
+default is 512). The full-length runs and their 5-seed results are in benchmarks/QUALITY.md.
 """
 
 import argparse
