@@ -31,6 +31,15 @@ def test_iteration_benchmark_runs_on_toy2d():
     assert len(rows) == 1 and rows[0][1] == "512" and float(rows[0][3]) > 0
 
 
+def test_quality_script_writes_its_table_under_out(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "quality.py"), "--seeds", "0", "--data",
+                          "ring8", "--trainers", "gan", "--steps", "3", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = [r for r in (tmp_path / "QUALITY.md").read_text().splitlines() if r.startswith("| ring8 | gan |")]
+    assert len(rows) == 1 and "/8 |" in rows[0]
+    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 1
+
 
 def test_mode_profile_script_prints_a_row_per_checkpoint(tmp_path):
     from npgan.gan.runner import make_config, train
