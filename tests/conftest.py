@@ -18,11 +18,7 @@ settings.register_profile(
 )
 settings.load_profile("npgan")
 
-_CUPY_REASON = None
-try:
-    B._load_cupy()
-except B.BackendUnavailableError as exc:  # record why, for the skip message
-    _CUPY_REASON = str(exc)
+_CUPY_REASON = B.cupy_unavailable_reason()  # None where CuPy and a device are usable
 
 BACKENDS = [
     "numpy",

@@ -19,14 +19,14 @@ def split_work(threads):
     """Within the block, ``backend.parallel_for``/``parallel_map`` split even the smallest
     elementwise work between ``threads`` threads (1: everything inline), so a test's tiny
     shapes take the code path that big batches take."""
-    previous = (B.num_threads(), B.ELEMENTWISE_MIN_WORK)
+    previous = (B.num_threads(), B.elementwise_min_work())
     B.set_num_threads(threads)
-    B.ELEMENTWISE_MIN_WORK = 0
+    B.set_elementwise_min_work(0)
     try:
         yield
     finally:
         B.set_num_threads(previous[0])
-        B.ELEMENTWISE_MIN_WORK = previous[1]
+        B.set_elementwise_min_work(previous[1])
 
 
 def synthetic_fashion(folder, n_train=600, n_test=200, seed=0):

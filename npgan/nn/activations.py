@@ -49,8 +49,8 @@ class _Elementwise(Layer):
 
 def _split(fn, x):
     """Run ``fn(lo, hi)`` over slices x[lo:hi] of the batch, split between threads when x
-    is big enough for that to pay (``backend.parallel_for``, ``ELEMENTWISE_MIN_WORK``)."""
-    B.parallel_for(fn, x.shape[0], x.size, min_work=B.ELEMENTWISE_MIN_WORK)
+    is big enough for that to pay (``backend.parallel_for``, ``elementwise_min_work``)."""
+    B.parallel_for(fn, x.shape[0], x.size, min_work=B.elementwise_min_work())
 
 
 class ReLU(_Elementwise):

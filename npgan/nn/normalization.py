@@ -107,7 +107,7 @@ class BatchNorm(Layer):
     def _sum(fn, n: int, work: int):
         """Per-channel sums: ``fn(lo, hi)`` on slices of the batch split between threads
         (``backend.parallel_map``), the partial sums then added up."""
-        parts = B.parallel_map(fn, n, work, min_work=B.ELEMENTWISE_MIN_WORK)
+        parts = B.parallel_map(fn, n, work, min_work=B.elementwise_min_work())
         if isinstance(parts[0], tuple):
             return tuple(sum(p[k] for p in parts) for k in range(len(parts[0])))
         return sum(parts)
@@ -151,7 +151,7 @@ class BatchNorm(Layer):
             xp.multiply(d, gamma_row, out=out)
             out += beta_row
 
-        B.parallel_for(normalise, n, x.size, min_work=B.ELEMENTWISE_MIN_WORK)
+        B.parallel_for(normalise, n, x.size, min_work=B.elementwise_min_work())
         self._cache = (xhat, istd, training, x.shape, last)
         return self._unrows(y, x.shape, last)
 
@@ -186,7 +186,7 @@ class BatchNorm(Layer):
             xp.subtract(g, d, out=d)                        # G - mean(G) - xhat * mean(G xhat)
             d *= scale_row                                  # times gamma * istd
 
-        B.parallel_for(input_grad, n, xhat.size, min_work=B.ELEMENTWISE_MIN_WORK)
+        B.parallel_for(input_grad, n, xhat.size, min_work=B.elementwise_min_work())
         return self._unrows(dx, shape, last)
 
     def __repr__(self) -> str:

@@ -1,0 +1,87 @@
+"""CPU threads: the thread count of npgan's own parallel loops, and OpenBLAS's idle threads.
+
+NumPy runs its matrix products on all the cores BLAS is given, but every elementwise
+operation on one core. ``parallel_for`` splits a batch-sized piece of such work (the
+im2col gather, the col2im scatter-add) into one contiguous chunk per thread, each handled
+by the same vectorised code; nothing loops over samples. On CuPy the GPU is already
+parallel and the work runs as one call.
+"""
+
+from __future__ import annotations
+
+import os
+
+# OpenBLAS keeps idle worker threads spinning ~0.1 s after each product, taking the cores the
+# next elementwise pass needs; sleeping after 2^18 cycles instead made a dcgan28 iteration at
+# batch 256 570 -> 435 ms on 2 cores (benchmarks/RESULTS.md). Set before NumPy is first imported.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")
+
+from .arrays import backend_name  # noqa: E402  (after the environment is set)
+
+# "elementwise": elementwise passes (BatchNorm, activations) are split between threads from
+# this many elements (2 MB of float32); below it a thread hand-off costs more than it saves
+_threads = {"n": None, "pool": None, "elementwise": 1 << 19}
+
+
+def elementwise_min_work() -> int:
+    """Elements from which an elementwise pass is split between threads (``parallel_for``'s
+    ``min_work`` for BatchNorm and the activations)."""
+    return _threads["elementwise"]
+
+
+def set_elementwise_min_work(n: int) -> None:
+    """Set ``elementwise_min_work`` (tests set 0 so tiny shapes take the threaded path)."""
+    _threads["elementwise"] = int(n)
+
+
+def num_threads() -> int:
+    """Threads for ``parallel_for`` on NumPy: ``set_num_threads``, else ``$NPGAN_NUM_THREADS``,
+    else ``$OMP_NUM_THREADS`` (the BLAS thread count), else the cores this process may use."""
+    if _threads["n"] is None:
+        for var in ("NPGAN_NUM_THREADS", "OMP_NUM_THREADS"):
+            value = os.environ.get(var, "")
+            if value.strip().isdigit() and int(value) >= 1:
+                _threads["n"] = int(value)
+                break
+        else:
+            try:
+                _threads["n"] = len(os.sched_getaffinity(0))
+            except AttributeError:  # not Linux
+                _threads["n"] = os.cpu_count() or 1
+    return _threads["n"]
+
+
+def set_num_threads(n: int) -> None:
+    """Set the thread count of ``parallel_for`` (the benchmarks pin it with the BLAS count)."""
+    if int(n) < 1:
+        raise ValueError(f"set_num_threads: expected a positive count, got {n}")
+    _threads["n"] = int(n)
+
+
+def parallel_map(fn, n: int, work: int = 0, min_work: int = 1 << 20) -> list:
+    """``[fn(start, stop), ...]`` over [0, n) split into one contiguous range per thread.
+
+    ``work`` is the number of elements the whole call touches; below ``min_work`` (by
+    default about a million: a few hundred microseconds of work) the threads cost more
+    than they save, and the result is ``[fn(0, n)]``, as it is on CuPy or with one thread.
+    The results come in the order of the ranges, so partial sums add up the same way on
+    every run with the same thread count.
+    """
+    t = min(num_threads(), n) if backend_name() == "numpy" else 1
+    if t <= 1 or work < min_work:
+        return [fn(0, n)]
+    if _threads["pool"] is None or _threads["pool"]._max_workers < t - 1:
+        from concurrent.futures import ThreadPoolExecutor
+        _threads["pool"] = ThreadPoolExecutor(max_workers=t - 1, thread_name_prefix="npgan")
+    bounds = [n * i // t for i in range(t + 1)]
+    futures = [_threads["pool"].submit(fn, bounds[i], bounds[i + 1]) for i in range(1, t)]
+    first = fn(bounds[0], bounds[1])  # the calling thread takes the first chunk
+    return [first] + [f.result() for f in futures]  # re-raises an exception from a worker
+
+
+def parallel_for(fn, n: int, work: int = 0, min_work: int = 1 << 20) -> None:
+    """Call ``fn(start, stop)`` over [0, n) split into one contiguous range per thread
+    (``parallel_map`` without the results): for work that writes into preallocated slices."""
+    parallel_map(fn, n, work, min_work)
+
+
