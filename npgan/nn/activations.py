@@ -22,10 +22,15 @@ class _Elementwise(Layer):
         self._check_input(x)
         return B.get_backend()
 
-    def _end_backward(self, grad_out):
+    def backward(self, grad_out):
+        """dL/dx = dL/dy * f'(x) from what forward cached (``_input_grad``); None under
+        ``data_input``."""
         cache = self._cached()
         self._check_grad(grad_out, cache.shape)
-        return cache
+        return self._input_grad(grad_out, cache) if self.input_grad else None
+
+    def _input_grad(self, grad_out, cache):  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def _masked_forward(self, x, fill):
         """y from ``fill(x_slice, y_slice)`` slice by slice of the batch, caching [x > 0];
@@ -41,10 +46,10 @@ class _Elementwise(Layer):
         self._cache = mask
         return y
 
-    def _mask_and_grad(self, grad_out):
-        """The cached mask [x > 0] and an empty dL/dx in x's memory layout (the mask's)."""
-        mask = self._end_backward(grad_out)
-        return mask, B.get_backend().empty_like(mask, dtype=grad_out.dtype)
+    @staticmethod
+    def _empty_grad(mask, grad_out):
+        """An empty dL/dx in x's memory layout (the cached mask's)."""
+        return B.get_backend().empty_like(mask, dtype=grad_out.dtype)
 
 
 def _split(fn, x):
@@ -61,12 +66,12 @@ class ReLU(_Elementwise):
     Cache: the boolean mask [x > 0] (1 byte per element). Shapes: any, y like x.
     """
 
-    def forward(self, x, training: bool = True):
+    def forward(self, x, training=None):
         xp = B.get_backend()
         return self._masked_forward(x, lambda xs, ys: xp.maximum(xs, 0, out=ys))
 
-    def backward(self, grad_out):
-        mask, dx = self._mask_and_grad(grad_out)
+    def _input_grad(self, grad_out, mask):
+        dx = self._empty_grad(mask, grad_out)
         xp = B.get_backend()
 
         def relu_grad(lo, hi):
@@ -92,7 +97,7 @@ class LeakyReLU(_Elementwise):
         super().__init__()
         self.negative_slope = float(negative_slope)
 
-    def forward(self, x, training: bool = True):
+    def forward(self, x, training=None):
         xp = B.get_backend()
         a = self.negative_slope
         pick = xp.maximum if a <= 1.0 else xp.minimum  # a > 1: a*x is the larger for x > 0
@@ -103,8 +108,8 @@ class LeakyReLU(_Elementwise):
 
         return self._masked_forward(x, leaky)
 
-    def backward(self, grad_out):
-        mask, dx = self._mask_and_grad(grad_out)
+    def _input_grad(self, grad_out, mask):
+        dx = self._empty_grad(mask, grad_out)
         xp = B.get_backend()
         a = self.negative_slope
         one_minus_a = dx.dtype.type(1.0 - a)  # a scalar of G's dtype: no float64 detour
@@ -130,14 +135,13 @@ class Tanh(_Elementwise):
     Cache: y. Shapes: any, y like x.
     """
 
-    def forward(self, x, training: bool = True):
+    def forward(self, x, training=None):
         xp = self._begin(x)
         y = xp.tanh(x)
         self._cache = y
         return y
 
-    def backward(self, grad_out):
-        y = self._end_backward(grad_out)
+    def _input_grad(self, grad_out, y):
         return grad_out * (1 - y * y)
 
 
@@ -158,12 +162,11 @@ class Sigmoid(_Elementwise):
     ``npgan.losses.sigmoid_cross_entropy``: log(sigmoid(x)) underflows for large |x|.
     """
 
-    def forward(self, x, training: bool = True):
+    def forward(self, x, training=None):
         self._begin(x)
         y = sigmoid(x)
         self._cache = y
         return y
 
-    def backward(self, grad_out):
-        y = self._end_backward(grad_out)
+    def _input_grad(self, grad_out, y):
         return grad_out * y * (1 - y)

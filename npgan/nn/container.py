@@ -19,42 +19,41 @@ class Sequential(Layer):
         for i, layer in enumerate(layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, not a Layer")
-        self.layers = list(layers)
+            self.add_layer(str(i), layer)
 
-    def forward(self, x, training: bool = True):
-        for layer in self.layers:
+    @property
+    def layers(self) -> list:
+        """The layers, in the order they run forward."""
+        return self.children()
+
+    def forward(self, x, training=None):
+        for layer in self.children():
             x = layer.forward(x, training=training)
         return x
 
     def backward(self, grad_out):
-        for layer in reversed(self.layers):
+        for layer in reversed(self.children()):
             grad_out = layer.backward(grad_out)
-        return grad_out  # None when the first layer skipped it (``data_input``)
+            if grad_out is None:  # ``data_input``: the layers before this one need no gradient
+                return None
+        return grad_out
 
-    def requires_grad_(self, flag: bool = True) -> "Sequential":
-        self.requires_grad = bool(flag)
-        for layer in self.layers:
-            layer.requires_grad_(flag)
-        return self
-
-    def named_parameters(self, prefix: str = ""):
+    def _input_side(self) -> list:
+        """Each layer's input side up to and including the first layer with parameters: their
+        input gradients only feed the network's (``data_input``)."""
         out = []
-        for i, layer in enumerate(self.layers):
-            out.extend(layer.named_parameters(f"{prefix}{i}."))
-        return out
-
-    def named_buffers(self, prefix: str = ""):
-        out = []
-        for i, layer in enumerate(self.layers):
-            out.extend(layer.named_buffers(f"{prefix}{i}."))
+        for layer in self.children():
+            out.extend(layer._input_side())
+            if layer.parameters():
+                break
         return out
 
     def __getitem__(self, i):
-        return self.layers[i]
+        return self.children()[i]
 
     def __len__(self) -> int:
-        return len(self.layers)
+        return len(self.children())
 
     def __repr__(self) -> str:
-        inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        inner = "\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.children()))
         return f"Sequential(\n{inner}\n)"

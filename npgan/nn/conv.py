@@ -30,7 +30,6 @@ class _ConvBase(Layer):
         w, b = init_weight_bias(init, w_shape, (self.out_channels,),
                                 fan_in=fan_in * kh * kw, fan_out=fan_out * kh * kw)
         self.weight = Parameter(w, "weight")
-        self._params = ("weight", "bias") if bias else ("weight",)
         self.bias = Parameter(b, "bias") if bias else None
 
     def _wmat(self):
@@ -91,7 +90,7 @@ class Conv2D(_ConvBase):
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         return (n, self.out_channels, conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw))
 
-    def forward(self, x, training: bool = True):
+    def forward(self, x, training=None):
         self._check_input(x, ndim=4, channels=self.in_channels)
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
@@ -172,7 +171,7 @@ class ConvTranspose2D(_ConvBase):
         oph, opw = self.output_padding
         return (n, self.out_channels, (h - 1) * sh - 2 * ph + kh + oph, (w - 1) * sw - 2 * pw + kw + opw)
 
-    def forward(self, x, training: bool = True):
+    def forward(self, x, training=None):
         self._check_input(x, ndim=4, channels=self.in_channels)
         n, ci, h, w = x.shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding

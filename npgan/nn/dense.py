@@ -28,8 +28,6 @@ class Dense(Layer):
     ``init`` picks the initialiser (see ``npgan.nn.init``); default PyTorch's.
     """
 
-    _params = ("weight", "bias")
-
     def __init__(self, in_features: int, out_features: int, init: str = "pytorch"):
         super().__init__()
         if in_features < 1 or out_features < 1:
@@ -40,7 +38,7 @@ class Dense(Layer):
         self.weight = Parameter(w, "weight")
         self.bias = Parameter(b, "bias")
 
-    def forward(self, x, training: bool = True):
+    def forward(self, x, training=None):
         self._check_input(x, ndim=2, features=self.in_features)
         self._cache = x
         return x @ self.weight.data + self.bias.data

@@ -26,9 +26,9 @@ class Dropout(Layer):
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = float(p)
 
-    def forward(self, x, training: bool = True):
+    def forward(self, x, training=None):
         self._check_input(x)
-        if not training or self.p == 0.0:
+        if not self._mode(training) or self.p == 0.0:
             self._cache = ("identity", x.shape)
             return x
         scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
@@ -40,6 +40,8 @@ class Dropout(Layer):
         kind, value = self._cached()
         shape = value if kind == "identity" else value.shape
         self._check_grad(grad_out, shape)
+        if not self.input_grad:
+            return None
         return grad_out if kind == "identity" else grad_out * value
 
     def __repr__(self) -> str:

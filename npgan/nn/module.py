@@ -2,22 +2,30 @@
 
 Contract of a layer (cs231n's forward/backward pairs, made objects):
 
-* ``forward(x, training=True) -> y`` computes the output and keeps in
+* ``forward(x, training=None) -> y`` computes the output and keeps in
   ``self._cache`` exactly what ``backward`` needs, nothing more.
 * ``backward(grad_out) -> grad_in`` takes dL/dy (same shape as y), returns
   dL/dx (same shape as x) and **adds** dL/dθ into each ``Parameter.grad``.
   Adding rather than overwriting is what lets a discriminator's pass on real
   data and its pass on fake data sum into one gradient; ``zero_grad()`` clears.
-* ``parameters()`` lists the trainable ``Parameter`` objects; ``buffers()``
-  lists non-trained state that must be saved (BatchNorm's running statistics).
+* A ``Parameter`` or a sublayer assigned to an attribute is registered by the
+  assignment itself (``self.weight = Parameter(...)``), as in PyTorch and DeZero:
+  ``parameters()``, ``state_dict()``, the optimisers and the gradient checker all
+  see it, and no list of names can forget one. Saved arrays that are not trained
+  (BatchNorm's running statistics) are registered with ``register_buffer``.
+* Training or evaluation mode: a layer is in training mode once built, as in
+  PyTorch; ``eval()`` / ``train()`` switch a layer and all its sublayers, and
+  ``forward(x)`` uses that mode. ``forward(x, training=False)`` overrides it for
+  one call. Only BatchNorm (batch statistics, and their running averages) and
+  Dropout behave differently. npgan's own inference paths (``Trainer.sample``,
+  the evaluators, the classifier's features) always pass ``training=False``.
 * ``requires_grad = False`` (``frozen(layer)``) makes ``backward`` return dL/dx
   and skip dL/dθ: the generator's update needs the gradient *through* the
   discriminator, not the discriminator's own weight gradients.
 * ``input_grad = False`` (``data_input(layer)``) lets ``backward`` skip dL/dx
-  and return ``None``: a network's first layer, when its input is data (real
+  and return ``None``: a network's first layers, when its input is data (real
   images, or fakes whose generator is not being trained), need not compute the
-  gradient nobody will use. Dense and the convolutions honour it; other
-  layers compute dL/dx anyway.
+  gradient nobody will use. Every layer honours it.
 """
 
 from __future__ import annotations
@@ -50,25 +58,76 @@ class Parameter:
 
 
 class Layer:
-    """Base class: parameter bookkeeping, input checks and (de)serialisation."""
+    """Base class: registration of parameters, buffers and sublayers; modes; input checks;
+    (de)serialisation."""
 
-    _params: tuple = ()   # attribute names holding Parameters
-    _buffers: tuple = ()  # attribute names holding saved, non-trained arrays
     requires_grad = True  # False: backward skips the parameter gradients (see ``frozen``)
     input_grad = True     # False: backward may skip dL/dx and return None (see ``data_input``)
 
     def __init__(self):
         self._cache = None
+        self.training = True
+
+    # -- registration on assignment -------------------------------------------
+    def _registry(self) -> dict:
+        d = self.__dict__
+        if "_parameters" not in d:  # also before a subclass has called Layer.__init__
+            d["_parameters"], d["_buffer_names"], d["_children"] = {}, [], {}
+        return d
+
+    def __setattr__(self, name, value):
+        d = self._registry()
+        d["_parameters"].pop(name, None)
+        d["_children"].pop(name, None)
+        if isinstance(value, Parameter):
+            d["_parameters"][name] = value
+        elif isinstance(value, Layer):
+            d["_children"][name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, array) -> None:
+        """Keep ``array`` as attribute ``name``: saved and loaded with the parameters, never trained.
+        Later assignments to the attribute replace the array and keep it registered."""
+        names = self._registry()["_buffer_names"]
+        if name not in names:
+            names.append(name)
+        setattr(self, name, array)
+
+    def add_layer(self, name: str, layer: "Layer") -> None:
+        """Register ``layer`` as the sublayer ``name`` (containers use it for numbered children)."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"{type(self).__name__}: {name!r} is {type(layer).__name__}, not a Layer")
+        self._registry()["_children"][name] = layer
+
+    def children(self) -> list:
+        """The directly registered sublayers, in the order they were registered."""
+        return list(self._registry()["_children"].values())
 
     # -- to be provided by each layer ---------------------------------------
-    def forward(self, x, training: bool = True):  # pragma: no cover - abstract
+    def forward(self, x, training=None):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def backward(self, grad_out):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def __call__(self, x, training: bool = True):
+    def __call__(self, x, training=None):
         return self.forward(x, training=training)
+
+    # -- modes -------------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Layer":
+        """Training mode (``mode=True``) or evaluation mode for this layer and its sublayers."""
+        self.training = bool(mode)
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> "Layer":
+        """Evaluation mode: BatchNorm uses its running statistics, Dropout is the identity."""
+        return self.train(False)
+
+    def _mode(self, training) -> bool:
+        """The mode of one forward call: ``training`` when given, else the layer's own."""
+        return self.training if training is None else bool(training)
 
     # -- checks ----------------------------------------------------------------
     def _check_input(self, x, ndim=None, channels=None, features=None):
@@ -109,14 +168,32 @@ class Layer:
         ps = self.parameters()
         return ps[0].data.dtype if ps else None
 
-    # -- parameters ------------------------------------------------------------
-    def named_parameters(self, prefix: str = ""):
-        return [(prefix + n, getattr(self, n)) for n in self._params]
+    # -- parameters and buffers --------------------------------------------------
+    def named_parameters(self, prefix: str = "") -> list:
+        """``[(dotted name, Parameter), ...]``: this layer's, then each sublayer's."""
+        out = [(prefix + n, p) for n, p in self._registry()["_parameters"].items()]
+        for name, child in self._registry()["_children"].items():
+            out.extend(child.named_parameters(f"{prefix}{name}."))
+        return out
 
-    def named_buffers(self, prefix: str = ""):
-        return [(prefix + n, n, self) for n in self._buffers]
+    def named_buffers(self, prefix: str = "") -> list:
+        """``[(dotted name, array), ...]``: this layer's buffers, then each sublayer's."""
+        out = [(prefix + n, getattr(self, n)) for n in self._registry()["_buffer_names"]]
+        for name, child in self._registry()["_children"].items():
+            out.extend(child.named_buffers(f"{prefix}{name}."))
+        return out
 
-    def parameters(self):
+    def set_buffer(self, name: str, array) -> None:
+        """Replace the buffer with dotted ``name`` (as ``named_buffers`` lists it)."""
+        owner, _, attr = name.rpartition(".")
+        layer = self
+        for part in owner.split(".") if owner else ():
+            layer = layer._registry()["_children"][part]
+        if attr not in layer._registry()["_buffer_names"]:
+            raise KeyError(f"{type(self).__name__}: no buffer {name!r}")
+        setattr(layer, attr, array)
+
+    def parameters(self) -> list:
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self) -> None:
@@ -124,9 +201,16 @@ class Layer:
             p.zero_grad()
 
     def requires_grad_(self, flag: bool = True) -> "Layer":
-        """Switch the parameter gradients of this layer (and its sublayers) on or off."""
+        """Switch the parameter gradients of this layer and its sublayers on or off."""
         self.requires_grad = bool(flag)
+        for child in self.children():
+            child.requires_grad_(flag)
         return self
+
+    def _input_side(self) -> list:
+        """The layers whose dL/dx serves only the gradient of this layer's input: for a
+        single layer, itself (``data_input`` uses it)."""
+        return [self]
 
     # -- state -----------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -134,8 +218,7 @@ class Layer:
 
         A snapshot: later training does not change it."""
         out = {name: B.to_numpy(p.data, copy=True) for name, p in self.named_parameters()}
-        for name, attr, owner in self.named_buffers():
-            out[name] = B.to_numpy(getattr(owner, attr), copy=True)
+        out.update({name: B.to_numpy(a, copy=True) for name, a in self.named_buffers()})
         return out
 
     def load_state_dict(self, state: dict) -> None:
@@ -143,42 +226,38 @@ class Layer:
 
         Every key must be present with the right shape, and no key may be left
         over; otherwise a ``KeyError``/``ValueError`` names the key and nothing
-        is changed.
+        is changed. Parameters and buffers keep their dtype.
         """
         params = dict(self.named_parameters())
-        buffers = {name: (owner, attr) for name, attr, owner in self.named_buffers()}
-        expected = set(params) | set(buffers)
-        missing = sorted(expected - set(state))
-        extra = sorted(set(state) - expected)
+        buffers = dict(self.named_buffers())
+        current = {**{k: p.data for k, p in params.items()}, **buffers}
+        missing = sorted(set(current) - set(state))
+        extra = sorted(set(state) - set(current))
         if missing:
             raise KeyError(f"{type(self).__name__}.load_state_dict: missing key {missing[0]!r}")
         if extra:
             raise KeyError(f"{type(self).__name__}.load_state_dict: unexpected key {extra[0]!r}")
-        for name in sorted(expected):
-            current = params[name].data if name in params else getattr(*buffers[name])
+        for name in sorted(current):
             got = tuple(state[name].shape)
-            if got != tuple(current.shape):
+            if got != tuple(current[name].shape):
                 raise ValueError(
                     f"{type(self).__name__}.load_state_dict: key {name!r} expects shape "
-                    f"{tuple(current.shape)}, received {got}"
+                    f"{tuple(current[name].shape)}, received {got}"
                 )
-        for name in sorted(expected):
-            if name in params:
-                p = params[name]
-                p.data = B.asarray(state[name], dtype=p.data.dtype, copy=True)
-                p.grad = B.get_backend().zeros_like(p.data)
-            else:
-                owner, attr = buffers[name]
-                old = getattr(owner, attr)
-                setattr(owner, attr, B.asarray(state[name], dtype=old.dtype, copy=True))
+        for name, p in params.items():
+            p.data = B.asarray(state[name], dtype=p.data.dtype, copy=True)
+            p.grad = B.get_backend().zeros_like(p.data)
+        for name, old in buffers.items():
+            self.set_buffer(name, B.asarray(state[name], dtype=old.dtype, copy=True))
 
     def save(self, path) -> str:
         """Write ``state_dict()`` to an ``.npz`` file atomically (temp file, then rename)."""
         return save_npz(path, self.state_dict())
 
-    def load(self, path) -> None:
-        """Load a file written by ``save`` (on either backend) into this layer."""
+    def load(self, path) -> "Layer":
+        """Restore this layer from a file written by ``save`` (on either backend); returns it."""
         self.load_state_dict(load_npz(path))
+        return self
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -197,15 +276,19 @@ def frozen(layer: Layer):
 
 @contextlib.contextmanager
 def data_input(layer: Layer):
-    """Within the block, ``layer.backward`` may skip dL/dx (its input is data, so nobody
-    needs it) and return ``None``. For a Sequential the first layer skips it; the rest
-    still pass their gradients down to it."""
-    first = layer
-    while getattr(first, "layers", None):  # a container: its first layer sees the input
-        first = first.layers[0]
-    before = first.input_grad
-    first.input_grad = False
+    """Within the block, ``layer.backward`` skips dL/dx (its input is data, so nobody
+    needs it) and returns ``None``.
+
+    In a Sequential, every layer up to and including the first one with parameters skips
+    it: a Flatten in front of a Dense (an MLP discriminator on images) would only reshape
+    the Dense layer's input gradient into the network's, so the Dense layer need not
+    compute it. The layers after it still pass their gradients down."""
+    skipping = layer._input_side()
+    before = [s.input_grad for s in skipping]
+    for s in skipping:
+        s.input_grad = False
     try:
         yield layer
     finally:
-        first.input_grad = before
+        for s, b in zip(skipping, before):
+            s.input_grad = b

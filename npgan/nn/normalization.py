@@ -56,9 +56,6 @@ class BatchNorm(Layer):
     Cache: xhat (in the rows layout), istd, the mode, x's shape and layout.
     """
 
-    _params = ("weight", "bias")
-    _buffers = ("running_mean", "running_var")
-
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5):
         super().__init__()
         xp = B.get_backend()
@@ -67,8 +64,8 @@ class BatchNorm(Layer):
         dt = B.get_dtype()
         self.weight = Parameter(xp.ones(self.num_features, dtype=dt), "weight")
         self.bias = Parameter(xp.zeros(self.num_features, dtype=dt), "bias")
-        self.running_mean = xp.zeros(self.num_features, dtype=dt)
-        self.running_var = xp.ones(self.num_features, dtype=dt)
+        self.register_buffer("running_mean", xp.zeros(self.num_features, dtype=dt))
+        self.register_buffer("running_var", xp.ones(self.num_features, dtype=dt))
 
     @staticmethod
     def _channels_last(x) -> bool:
@@ -112,8 +109,9 @@ class BatchNorm(Layer):
             return tuple(sum(p[k] for p in parts) for k in range(len(parts[0])))
         return sum(parts)
 
-    def forward(self, x, training: bool = True):
+    def forward(self, x, training=None):
         self._check_input(x, ndim=(2, 4), channels=self.num_features)
+        training = self._mode(training)
         xp = B.get_backend()
         last = self._channels_last(x)
         x3, x2 = self._views(x, last)
@@ -171,6 +169,8 @@ class BatchNorm(Layer):
             if self.requires_grad:
                 self.weight.grad += sum_gx
                 self.bias.grad += sum_g
+        if not self.input_grad:
+            return None
         scale_row = row(self.weight.data * istd)            # gamma * istd
         if training:
             mean_gx_row, mean_g_row = row(sum_gx / m), row(sum_g / m)

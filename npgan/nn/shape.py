@@ -43,7 +43,7 @@ class Flatten(Layer):
     The flattening order is (d1, d2, ...), i.e. (C, H, W) for images, as in PyTorch.
     """
 
-    def forward(self, x, training: bool = True):
+    def forward(self, x, training=None):
         self._check_input(x)
         if x.ndim < 2:
             raise ValueError(f"{self!r}: expected an input with a batch axis and at least one "
@@ -57,7 +57,7 @@ class Flatten(Layer):
         for s in shape[1:]:
             per_sample *= s
         self._check_grad(grad_out, (shape[0], per_sample))
-        return _reshape_like(grad_out, shape, layout)
+        return _reshape_like(grad_out, shape, layout) if self.input_grad else None
 
 
 class Reshape(Layer):
@@ -71,7 +71,7 @@ class Reshape(Layer):
         super().__init__()
         self.shape = tuple(int(s) for s in shape)
 
-    def forward(self, x, training: bool = True):
+    def forward(self, x, training=None):
         self._check_input(x)
         want = 1
         for s in self.shape:
@@ -85,7 +85,7 @@ class Reshape(Layer):
     def backward(self, grad_out):
         shape, layout = self._cached()
         self._check_grad(grad_out, (shape[0],) + self.shape)
-        return _reshape_like(grad_out, shape, layout)
+        return _reshape_like(grad_out, shape, layout) if self.input_grad else None
 
     def __repr__(self) -> str:
         return f"Reshape({self.shape})"

@@ -50,14 +50,30 @@ def test_parameter_names_and_zero_grad(backend_name):
         nn.Sequential(nn.ReLU(), 3)
 
 
-@pytest.mark.parametrize("first", ["Conv2D", "Dense"])
-def test_data_input_skips_the_first_layers_input_gradient_only(f64, first):
-    """Under ``data_input`` the network's backward returns None and its parameter
-    gradients are exactly those of the full backward pass."""
+@pytest.mark.parametrize("first", ["Conv2D", "Dense", "Flatten"])
+def test_data_input_skips_the_first_layers_input_gradient_only(f64, first, monkeypatch):
+    """Under ``data_input`` the network's backward returns None, its parameter gradients
+    are exactly those of the full backward pass, and no layer with parameters computes an
+    input gradient that only the network's input would receive (a Flatten in front of the
+    first Dense, as in the MLP image discriminator, included)."""
     if first == "Conv2D":
         net, x = small_discriminator(), B.normal((3, 1, 8, 8))
-    else:
+    elif first == "Dense":
         net, x = nn.Sequential(nn.Dense(5, 4), nn.LeakyReLU(0.2), nn.Dense(4, 1)), B.normal((3, 5))
+    else:
+        net = nn.Sequential(nn.Flatten(), nn.Dense(8, 4), nn.LeakyReLU(0.2), nn.Dense(4, 1))
+        x = B.normal((3, 2, 2, 2))
+    first_with_params = next(layer for layer in net.layers if layer.parameters())
+    computed = []
+    original = type(first_with_params).backward
+
+    def spy(self, grad_out):
+        out = original(self, grad_out)
+        if self is first_with_params:
+            computed.append(out is not None)
+        return out
+
+    monkeypatch.setattr(type(first_with_params), "backward", spy)
     for layer in net.layers:
         if isinstance(layer, nn.Dropout):
             layer.p = 0.0  # same forward twice
@@ -68,6 +84,7 @@ def test_data_input_skips_the_first_layers_input_gradient_only(f64, first):
     net.forward(x)
     with nn.data_input(net):
         assert net.backward(g) is None
-    assert net.layers[0].input_grad  # restored
+    assert computed == [True, False]  # dL/dx computed in the full pass only
+    assert all(layer.input_grad for layer in net.layers)  # restored
     for a, p in zip(full, net.parameters()):
         np.testing.assert_array_equal(B.to_numpy(p.grad), a)

@@ -102,3 +102,79 @@ def test_gpu_checkpoint_loads_on_cpu_and_back(tmp_path):
         assert B.array_backend(again[0].weight.data) == "cupy"
     finally:
         B.set_backend("numpy")
+
+
+def all_layers():
+    """One instance of every layer class npgan.nn exports (containers holding others)."""
+    return [nn.Dense(3, 2), nn.Conv2D(1, 2, 3), nn.Conv2D(1, 2, 3, bias=False),
+            nn.ConvTranspose2D(2, 1, 3), nn.ReLU(), nn.LeakyReLU(0.2), nn.Tanh(), nn.Sigmoid(),
+            nn.BatchNorm(2), nn.Dropout(0.5), nn.Flatten(), nn.Reshape((2, 1)), model()]
+
+
+def test_every_layer_class_is_covered():
+    exported = {name for name in nn.__all__
+                if isinstance(getattr(nn, name), type) and issubclass(getattr(nn, name), nn.Layer)}
+    assert exported - {"Layer"} == {type(layer).__name__ for layer in all_layers()}
+
+
+@pytest.mark.parametrize("layer", all_layers(), ids=lambda layer: type(layer).__name__)
+def test_every_parameter_attribute_is_registered(layer):
+    """No Parameter can hide from parameters(), state_dict(), the optimisers or gradcheck."""
+    def attribute_params(obj):
+        found = [v for v in vars(obj).values() if isinstance(v, nn.Parameter)]
+        for child in obj.children():
+            found += attribute_params(child)
+        return found
+
+    listed = layer.parameters()
+    assert {id(p) for p in attribute_params(layer)} == {id(p) for p in listed}
+    assert len(listed) == len({id(p) for p in listed})  # none twice
+    assert set(layer.state_dict()) == {n for n, _ in layer.named_parameters()} | \
+        {n for n, _ in layer.named_buffers()}
+
+
+def test_assignment_registers_parameters_and_sublayers():
+    class Affine(nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(B.get_backend().ones(3, dtype=B.get_dtype()), "scale")
+            self.inner = nn.Dense(3, 3)
+            self.note = "not a parameter"
+
+    a = Affine()
+    assert [n for n, _ in a.named_parameters()] == ["scale", "inner.weight", "inner.bias"]
+    a.scale = None  # unassigning unregisters
+    assert [n for n, _ in a.named_parameters()] == ["inner.weight", "inner.bias"]
+
+
+def test_named_buffers_returns_name_array_pairs_like_named_parameters(backend_name):
+    m = model()
+    buffers = m.named_buffers()
+    assert [n for n, _ in buffers] == ["1.running_mean", "1.running_var"]
+    assert all(B.array_backend(a) == backend_name for _, a in buffers)
+    assert buffers[0][1] is m[1].running_mean
+    m.set_buffer("1.running_mean", B.get_backend().full(2, 3.0, dtype=B.get_dtype()))
+    np.testing.assert_array_equal(B.to_numpy(m[1].running_mean), [3.0, 3.0])
+    with pytest.raises(KeyError, match="no buffer '1.weight'"):
+        m.set_buffer("1.weight", m[1].running_mean)
+
+
+def test_eval_mode_uses_running_statistics_and_leaves_them_alone(backend_name):
+    """A layer is in training mode once built; eval() switches the whole network, so a
+    plain forward(x) neither uses nor updates the batch statistics; training= overrides."""
+    m = model()
+    x = B.normal((4, 1, 4, 4))
+    assert m.training and m[1].training
+    before = B.to_numpy(m[1].running_mean, copy=True)
+    m.forward(x)  # training mode: the running mean moves
+    moved = B.to_numpy(m[1].running_mean, copy=True)
+    assert not np.array_equal(moved, before)
+    m.eval()
+    assert not m[1].training
+    y1 = B.to_numpy(m.forward(x))
+    np.testing.assert_array_equal(B.to_numpy(m[1].running_mean), moved)
+    y2 = B.to_numpy(m.forward(x, training=False))
+    np.testing.assert_array_equal(y1, y2)
+    m.forward(x, training=True)  # an explicit override for one call
+    assert not np.array_equal(B.to_numpy(m[1].running_mean), moved)
+    assert m.train() is m and m[1].training
