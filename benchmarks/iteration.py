@@ -99,12 +99,12 @@ def forward_flops(model, input_shape):
 
 def npgan_iteration(name, batch, backend_name):
     from npgan import backend as B
-    from npgan.gan import GAN
+    from npgan.gan import GANTrainer
     B.set_backend(backend_name)
     B.seed(0)
     latent, shape = MODELS[name]
     G, D = npgan_models(name)
-    gan = GAN(G, D, latent, lr=2e-4)
+    gan = GANTrainer(G, D, latent, lr=2e-4)
     real = B.normal((batch,) + shape)
     flops = 4 * forward_flops(G, (batch, latent)) + 8 * forward_flops(D, (batch,) + shape)
     return (lambda: gan.train_step(real)), flops

@@ -2,8 +2,8 @@
 
     python benchmarks/mode_profile.py RUN/checkpoint.npz [more checkpoints] [-n 20000]
 
-The high-quality share of ``npgan.metrics`` counts samples within 3 std of the nearest mode.
-``npgan.metrics.off_mode_profile`` splits the rest in two, for a mixture of isotropic
+The high-quality share of ``npgan.evaluation.metrics`` counts samples within 3 std of the nearest mode.
+``npgan.evaluation.metrics.off_mode_profile`` splits the rest in two, for a mixture of isotropic
 Gaussians: a mode's tails (3-6 std; a perfect generator has 1.1% there in 2-D and scores
 98.9% high quality) and the ground between the modes (beyond 6 std: the paths a continuous
 generator draws from one mode to the next). It also gives the spread of the near-mode
@@ -26,11 +26,11 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     from npgan import backend as B
-    from npgan.gan.runner import load_run
-    from npgan.metrics import off_mode_profile
+    from npgan.gan.runner import from_checkpoint
+    from npgan.evaluation.metrics import off_mode_profile
     print(f"{'checkpoint':<48}{'high q.':>9}{'3-6 std':>9}{'>6 std':>9}{'spread':>8}")
     for path in args.checkpoints:
-        trainer, ds, _ = load_run(path)
+        trainer, ds, _ = from_checkpoint(path)
         if not hasattr(ds, "modes"):
             raise SystemExit(f"{path}: {ds.name} has no modes to measure against")
         B.seed(args.seed)

@@ -4,7 +4,7 @@
 
 For each (data set, trainer, seed) it runs exactly what `npgan train --data D --trainer T
 --seed S` runs, then scores 2,500 samples: modes captured, high-quality fraction and
-reverse KL (npgan.metrics). Writes one JSON line per run to --out/runs.jsonl and a
+reverse KL (npgan.evaluation.metrics). Writes one JSON line per run to --out/runs.jsonl and a
 markdown table of the means to --out/QUALITY.md (or --table): the curated record in
 benchmarks/QUALITY.md, with every session's per-seed runs and rejected settings, is
 only written when named with --table. ``--steps`` shortens every run (a quick check of
@@ -36,7 +36,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, help="override every run's step count (default: each recipe's)")
     args = ap.parse_args(argv)
     allocator = prepare_process(args.threads)
-    from npgan.gan.runner import make_config, train
+    from npgan.gan.config import make_config
+    from npgan.gan.runner import train
     from npgan.io import atomic_write
 
     os.makedirs(args.out, exist_ok=True)

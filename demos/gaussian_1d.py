@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from npgan import backend as B  # noqa: E402
 from npgan.data import get_dataset  # noqa: E402
-from npgan.gan import GAN, mlp_discriminator, mlp_generator  # noqa: E402
-from npgan.plot import _plt, save_figure  # noqa: E402
+from npgan.gan import GANTrainer, mlp_discriminator, mlp_generator  # noqa: E402
+from npgan.evaluation.plot import pyplot, save_figure  # noqa: E402
 
 
 def snapshot(gan, ds, grid, bins):
@@ -59,7 +59,7 @@ def main(argv=None):
     ds = get_dataset("gauss1d")
     G, D = mlp_generator(1, 1, 64, 2), mlp_discriminator(1, 64, 2)
     G[-1].bias.data[...] = 1.0  # start p_g visibly away from p_data (around 1), as in the paper's panel (a)
-    gan = GAN(G, D, 1, noise="uniform", lr=1e-3, d_steps=args.d_steps)
+    gan = GANTrainer(G, D, 1, noise="uniform", lr=1e-3, d_steps=args.d_steps)
 
     grid = B.host.linspace(-1.0, 7.0, 400)
     bins = B.host.linspace(-1.0, 7.0, 81)
@@ -74,7 +74,7 @@ def main(argv=None):
                 o.lr = 1e-3 * (1 - step / args.steps) + 1e-5
             gan.train_step(ds.sample(256 * args.d_steps))
 
-    plt = _plt()
+    plt = pyplot()
     os.makedirs(args.out, exist_ok=True)
     fig, axes = plt.subplots(1, len(stages), figsize=(4 * len(stages), 3.4), sharey=True)
     for ax, step in zip(axes, stages):

@@ -18,7 +18,7 @@ Three ways to train the same generator on each data set:
 
 Writes ``mode_collapse.png`` (rows: data set x trainer; columns: training stages)
 and ``metrics.md``, and prints the table: modes captured, high-quality fraction
-and reverse KL on 2,500 samples at the end of each run (npgan.metrics).
+and reverse KL on 2,500 samples at the end of each run (npgan.evaluation.metrics).
 Each run uses `npgan train`'s defaults (the ring's adversarial runs: k = 2 discriminator
 steps per generator step; the MMD runs: uniform noise, lr 1e-2) except what keeps the demo
 under 5 minutes on 2 cores (3 min 43 s and 4 min 20 s in two runs): 6,000 steps instead of
@@ -40,9 +40,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from npgan import backend as B  # noqa: E402
-from npgan.gan.runner import make_config, train  # noqa: E402
+from npgan.gan.config import make_config  # noqa: E402
+from npgan.gan.runner import train  # noqa: E402
 from npgan.io import atomic_write  # noqa: E402
-from npgan.plot import _plt, save_figure  # noqa: E402
+from npgan.evaluation.plot import pyplot, save_figure  # noqa: E402
 
 # the MMD trainer keeps batch 256 on every data set: its kernel costs O(batch^2), and at 256
 # it already covers all 25 grid modes
@@ -94,7 +95,7 @@ def main(argv=None):
     else:
         rows = [run_one(job) for job in ap_jobs]
 
-    plt = _plt()
+    plt = pyplot()
     from npgan.data import get_dataset
     ncol = max(len(r[2]) for r in rows)
     fig, axes = plt.subplots(len(rows), ncol, figsize=(2.6 * ncol, 2.6 * len(rows)), squeeze=False)

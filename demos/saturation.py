@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from npgan import backend as B  # noqa: E402
 from npgan.data import get_dataset  # noqa: E402
-from npgan.gan import GAN, mlp_discriminator, mlp_generator  # noqa: E402
+from npgan.gan import GANTrainer, mlp_discriminator, mlp_generator  # noqa: E402
 from npgan.optim import SGD  # noqa: E402
-from npgan.plot import _plt, save_figure  # noqa: E402
+from npgan.evaluation.plot import pyplot, save_figure  # noqa: E402
 
 
 def run(loss, steps, seed, optimizer, lr_sgd):
@@ -41,7 +41,7 @@ def run(loss, steps, seed, optimizer, lr_sgd):
     G, D = mlp_generator(1, 1, 32, 2), mlp_discriminator(1, 32, 2)
     G[-1].bias.data[...] = -2.0  # start far from the data at 4
     g_opt = SGD(G.parameters(), lr=lr_sgd, momentum=0.5) if optimizer == "sgd" else None
-    gan = GAN(G, D, 1, loss=loss, d_steps=5, lr=1e-3, g_optimizer=g_opt)
+    gan = GANTrainer(G, D, 1, loss=loss, d_steps=5, lr=1e-3, g_optimizer=g_opt)
     history = []
     for _ in range(steps):
         s = gan.train_step(ds.sample(5 * 128))
@@ -64,7 +64,7 @@ def main(argv=None):
     runs = {loss: run(loss, args.steps, args.seed, args.optimizer, args.lr_sgd)
             for loss in ("minimax", "non_saturating")}
 
-    plt = _plt()
+    plt = pyplot()
     hp = B.host
     fig, (ax0, ax1, ax2) = plt.subplots(1, 3, figsize=(15, 3.8))
     d = hp.linspace(1e-3, 1 - 1e-3, 500)

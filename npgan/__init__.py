@@ -3,9 +3,10 @@
     from npgan import backend, nn, losses, optim, gradcheck
 """
 
-from . import backend, data, gradcheck, losses, metrics, nn, optim
-from .gan import GAN, MMDTrainer
+from . import backend, data, evaluation, gradcheck, losses, nn, optim, training
+from .gan import GANTrainer, MMDTrainer
 
 __version__ = "0.1.0"
 
-__all__ = ["backend", "nn", "losses", "optim", "gradcheck", "data", "metrics", "GAN", "MMDTrainer", "__version__"]
+__all__ = ["backend", "nn", "losses", "optim", "gradcheck", "data", "evaluation", "training",
+           "GANTrainer", "MMDTrainer", "__version__"]

@@ -31,79 +31,93 @@ def _positive_int(text):
     return v
 
 
-def _parser():
-    ap = _Parser(prog="npgan", description="Train and sample GANs built from scratch.")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--backend", choices=["numpy", "cupy"], default=None,
-                        help="array backend (default: $NPGAN_BACKEND or numpy)")
-    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    t = sub.add_parser("train", parents=[common], help="train a generator on a built-in data set")
-    t.add_argument("--data", help="ring8 (default), grid25, gauss1d, bimodal1d or fashion-mnist")
+def _add_train_options(t) -> None:
+    """``npgan train``'s options: choices and defaults come from the library's registries."""
+    from .data import names
+    from .gan.base import NOISE, TRAINERS
+    from .gan.config import describe_default as d
+    from .gan.losses import GAN_LOSSES
+    from .gan.models import MODELS
+    from .training import LR_DECAYS
+    t.add_argument("--data", choices=names(), help=f"data set (default {d('data')})")
     t.add_argument("--out", help="run directory (checkpoint, metrics.jsonl, PNGs)")
     t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its checkpoint")
-    t.add_argument("--trainer", choices=["gan", "mmd"], help="adversarial (default) or direct MMD")
-    t.add_argument("--steps", type=_positive_int, help="total training steps (default 12000)")
-    t.add_argument("--seed", type=int)
-    t.add_argument("--loss", choices=["non_saturating", "minimax"], help="generator loss")
-    t.add_argument("--d-steps", type=_positive_int, help="discriminator steps per generator step (k)")
-    t.add_argument("--pack", type=_positive_int, help="PacGAN packing degree m")
-    t.add_argument("--label-smoothing", type=float, help="one-sided: real targets 1 - s")
+    t.add_argument("--trainer", choices=list(TRAINERS), help=f"default {d('trainer')}")
+    t.add_argument("--steps", type=_positive_int, help=f"total training steps (default {d('steps')})")
+    t.add_argument("--seed", type=int, help=f"seed of every random draw (default {d('seed')})")
+    t.add_argument("--loss", choices=list(GAN_LOSSES), help=f"GAN loss (default {d('loss')})")
+    t.add_argument("--d-steps", type=_positive_int,
+                   help=f"discriminator steps per generator step, k (default {d('d_steps')})")
+    t.add_argument("--pack", type=_positive_int, help=f"PacGAN packing degree m (default {d('pack')})")
+    t.add_argument("--label-smoothing", type=float,
+                   help=f"one-sided: real targets 1 - s (default {d('label_smoothing')})")
     t.add_argument("--bandwidths", type=float, nargs="+", metavar="S",
-                   help="mmd trainer: Gaussian kernel bandwidths (default 0.02 0.05 0.1 0.2 0.5 1 2 5)")
-    t.add_argument("--noise", choices=["normal", "uniform"])
-    t.add_argument("--batch-size", type=_positive_int)
-    t.add_argument("--lr", type=float)
+                   help=f"mmd trainer: Gaussian kernel bandwidths (default {d('bandwidths')})")
+    t.add_argument("--noise", choices=list(NOISE), help=f"noise prior p_z (default {d('noise')})")
+    t.add_argument("--batch-size", type=_positive_int, help=f"minibatch size (default {d('batch_size')})")
+    t.add_argument("--lr", type=float, help=f"Adam's learning rate (default {d('lr')})")
     t.add_argument("--betas", type=float, nargs=2, metavar=("B1", "B2"),
-                   help="Adam's betas (default 0.5 0.999)")
-    t.add_argument("--lr-decay", choices=["linear", "none"])
-    t.add_argument("--model", choices=["mlp", "dcgan"], help="network family (dcgan: 28x28 images)")
-    t.add_argument("--latent-dim", type=_positive_int)
-    t.add_argument("--hidden", type=_positive_int, help="mlp width")
-    t.add_argument("--depth", type=_positive_int, help="mlp hidden layers")
+                   help=f"Adam's betas (default {d('betas')})")
+    t.add_argument("--lr-decay", choices=list(LR_DECAYS),
+                   help=f"learning-rate schedule: linear decays to 0 at the last step (default {d('lr_decay')})")
+    t.add_argument("--model", choices=list(MODELS),
+                   help=f"network family, dcgan for 28x28 images (default {d('model')})")
+    t.add_argument("--latent-dim", type=_positive_int, help=f"size of z (default {d('latent_dim')})")
+    t.add_argument("--hidden", type=_positive_int, help=f"mlp width (default {d('hidden')})")
+    t.add_argument("--depth", type=_positive_int, help=f"mlp hidden layers (default {d('depth')})")
     t.add_argument("--g-batchnorm", action="store_const", const=True, default=None,
                    help="mlp generator: BatchNorm after each hidden Dense layer")
-    t.add_argument("--width", type=_positive_int, help="dcgan base channel count (default 64)")
+    t.add_argument("--width", type=_positive_int, help=f"dcgan base channel count (default {d('width')})")
     t.add_argument("--data-dir", help="image sets: folder with the IDX files "
                                       "(default: $NPGAN_FASHION_MNIST or the Debian package's)")
     t.add_argument("--classifier", help="image sets: classifier file for the Frechet distance "
                                         "(default: the one npgan train-classifier writes)")
-    t.add_argument("--log-every", type=_positive_int)
+    t.add_argument("--log-every", type=_positive_int,
+                   help=f"steps between logged metrics and checkpoints (default {d('log_every')})")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+
+def _add_other_commands(sub, common) -> None:
     s = sub.add_parser("sample", parents=[common], help="draw samples from a checkpoint into a .npy file")
-    s.add_argument("checkpoint")
-    s.add_argument("-n", type=_positive_int, default=2500)
+    s.add_argument("checkpoint", help="a checkpoint.npz written by npgan train")
+    s.add_argument("-n", type=_positive_int, default=2500, help="number of samples (default 2500)")
     s.add_argument("-o", "--output", default="samples.npy",
-                   help=".npy for the arrays; .png for an image grid (image models)")
-    s.add_argument("--seed", type=int, default=0)
+                   help=".npy for the arrays; .png for an image grid (image models); default samples.npy")
+    s.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
 
     e = sub.add_parser("evaluate", parents=[common], help="print a checkpoint's sample metrics as JSON")
-    e.add_argument("checkpoint")
-    e.add_argument("-n", type=_positive_int, default=2500)
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("checkpoint", help="a checkpoint.npz written by npgan train")
+    e.add_argument("-n", type=_positive_int, default=2500, help="number of samples (default 2500)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
 
     c = sub.add_parser("train-classifier", parents=[common],
                        help="train the Fashion-MNIST classifier behind the Frechet distance")
     c.add_argument("--out", help="weights file (default: ~/.cache/npgan/fashion-mnist-classifier.npz, "
                                  "or under $NPGAN_HOME)")
     c.add_argument("--data-dir", help="folder with the Fashion-MNIST IDX files")
-    c.add_argument("--epochs", type=_positive_int, default=2)
-    c.add_argument("--batch-size", type=_positive_int, default=128)
-    c.add_argument("--lr", type=float, default=1e-3)
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--epochs", type=_positive_int, default=2, help="passes over the data (default 2)")
+    c.add_argument("--batch-size", type=_positive_int, default=128, help="minibatch size (default 128)")
+    c.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default 0.001)")
+    c.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _parser():
+    ap = _Parser(prog="npgan", description="Train and sample GANs built from scratch.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--backend", choices=["numpy", "cupy"], default=None,
+                        help="array backend (default: $NPGAN_BACKEND or numpy)")
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    t = sub.add_parser("train", parents=[common], help="train a generator on a built-in data set")
+    _add_train_options(t)
+    _add_other_commands(sub, common)
     return ap
-
-
-_TRAIN_KEYS = ("data", "trainer", "steps", "seed", "loss", "d_steps", "pack", "label_smoothing",
-               "bandwidths", "noise", "batch_size", "lr", "betas", "lr_decay", "model", "latent_dim",
-               "hidden", "depth", "g_batchnorm", "width", "log_every", "data_dir", "classifier")
 
 
 def _train(args):
     from .gan.base import read_config
-    from .gan.runner import make_config, train
+    from .gan.config import DEFAULTS, make_config
+    from .gan.runner import train
     if args.resume:
         out = args.resume
         cfg = read_config(f"{out}/checkpoint.npz")
@@ -114,7 +128,7 @@ def _train(args):
         if not args.out:
             raise ValueError("train needs --out DIR (or --resume DIR)")
         out = args.out
-        cfg = make_config(**{k: getattr(args, k) for k in _TRAIN_KEYS})
+        cfg = make_config(**{k: getattr(args, k) for k in DEFAULTS if hasattr(args, k)})
     final = train(cfg, out, resume=bool(args.resume), progress=not args.no_progress,
                   log=lambda msg: print(msg, file=sys.stderr))
     print(json.dumps(final))
@@ -125,15 +139,15 @@ def _train(args):
 
 
 def _sample(args):
-    from .gan.runner import load_run
+    from .gan.runner import from_checkpoint
     from .io import save_npy
-    trainer, _, _ = load_run(args.checkpoint)
+    trainer, _, _ = from_checkpoint(args.checkpoint)
     B.seed(args.seed)
     x = trainer.sample(args.n)
     if args.output.lower().endswith(".png"):
         if x.ndim != 4:
             raise ValueError(f"a .png grid needs image samples; this checkpoint draws shape {tuple(x.shape)}")
-        from .plot import plot_image_grid
+        from .evaluation.plot import plot_image_grid
         plot_image_grid(x, args.output, title=f"{args.checkpoint}, step {trainer.step}")
     else:
         save_npy(args.output, B.to_numpy(x))
@@ -141,13 +155,13 @@ def _sample(args):
 
 
 def _evaluate(args):
-    from .gan.runner import load_run
-    from .metrics import evaluate
-    trainer, ds, cfg = load_run(args.checkpoint)
+    from .evaluation.metrics import evaluate
+    from .gan.runner import from_checkpoint
+    trainer, ds, cfg = from_checkpoint(args.checkpoint)
     B.seed(args.seed)
     if isinstance(ds, ImageData):
-        from .classifier import Classifier, default_path
-        clf = Classifier.load(cfg.get("classifier") or default_path())
+        from .evaluation.classifier import Classifier, default_path
+        clf = Classifier.from_file(cfg.get("classifier") or default_path())
         result = clf.evaluate(trainer.sample(args.n))
         result["fd_real"] = clf.real_floor(ds, args.n)
     else:
@@ -156,8 +170,8 @@ def _evaluate(args):
 
 
 def _train_classifier(args):
-    from . import classifier
     from .data import fashion_mnist
+    from .evaluation import classifier
     train_data, test_data = fashion_mnist("train", args.data_dir), fashion_mnist("test", args.data_dir)
     clf = classifier.train(train_data, test_data, epochs=args.epochs, batch_size=args.batch_size,
                            lr=args.lr, seed=args.seed, progress=not args.no_progress)

@@ -86,7 +86,7 @@ def softmax_cross_entropy(logits, labels):
     computed from log_softmax (the max is subtracted first, so nothing overflows).
     Backward: dL/dx[n, k] = (p[n, k] - [k == labels[n]]) / N. Returns
     ``(loss, grad_logits)``. This trains the Fashion-MNIST classifier whose features
-    give npgan's Frechet distance (``npgan.classifier``).
+    give npgan's Frechet distance (``npgan.evaluation.classifier``).
     """
     B.check_array(logits, "softmax_cross_entropy", ndim=2)
     if logits.dtype.kind != "f":

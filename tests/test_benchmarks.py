@@ -42,7 +42,8 @@ def test_quality_script_writes_its_table_under_out(tmp_path):
 
 
 def test_mode_profile_script_prints_a_row_per_checkpoint(tmp_path):
-    from npgan.gan.runner import make_config, train
+    from npgan.gan.config import make_config
+    from npgan.gan.runner import train
     cfg = make_config(data="ring8", trainer="mmd", steps=4, log_every=4, hidden=8, depth=1, batch_size=16,
                       eval_samples=100, eval_mmd=50)
     train(cfg, tmp_path / "run", progress=False, plots=False)

@@ -20,7 +20,8 @@ own advice) has the same fixed point but strong gradients there::
 
     L_G = -log D(G(z)) = l(D(G(z)), 1)
 
-One ``train_step`` = k discriminator updates (``d_steps``, each on a fresh real
+The losses themselves are objects in ``npgan.gan.losses`` (these two and any other
+registered there). One ``train_step`` = k discriminator updates (``d_steps``, each on a fresh real
 minibatch and fresh noise) then one generator update. Backprop path for G:
 dL_G/dlogit -> D.backward -> dL_G/dx_fake -> G.backward -> G's parameter gradients.
 
@@ -33,13 +34,10 @@ collapsed generator easy to spot; normal or uniform noise.
 from __future__ import annotations
 
 from .. import backend as B
-from ..losses import sigmoid_cross_entropy
-from ..nn.activations import sigmoid
 from ..nn.module import data_input, frozen
 from ..optim import Adam, grad_norm
-from .base import Trainer
-
-LOSSES = ("non_saturating", "minimax")
+from .base import Trainer, register_trainer
+from .losses import make_loss
 
 
 def pack_samples(x, m: int):
@@ -56,63 +54,76 @@ def unpack_grad(g, shape):
     return g.reshape(shape)
 
 
-class GAN(Trainer):
+@register_trainer
+class GANTrainer(Trainer):
     """Adversarial training of ``generator`` against ``discriminator``.
 
     ``discriminator`` must output one *logit* per (packed) sample, shape (N/pack, 1):
-    no final Sigmoid; the loss applies it stably. Default optimisers: Adam with
-    ``lr`` and ``betas``.
+    no final Sigmoid; the loss applies it stably. ``loss`` is a name registered in
+    ``npgan.gan.losses.GAN_LOSSES`` or a ``GANLoss``. Default optimisers: Adam with
+    ``lr`` and ``betas``; ``g_optimizer`` / ``d_optimizer`` replace them.
     """
 
-    def __init__(self, generator, discriminator, latent_dim: int, loss: str = "non_saturating",
+    name = "gan"
+    options = ("loss", "d_steps", "pack", "label_smoothing")
+    uses_discriminator = True
+
+    def __init__(self, generator, discriminator, latent_dim: int, loss="non_saturating",
                  d_steps: int = 1, label_smoothing: float = 0.0, pack: int = 1,
                  noise: str = "normal", lr: float = 1e-3, betas=(0.5, 0.999),
                  g_optimizer=None, d_optimizer=None):
         super().__init__(generator, latent_dim, noise)
-        if loss not in LOSSES:
-            raise ValueError(f"unknown generator loss {loss!r}; expected one of {LOSSES}")
         if d_steps < 1 or pack < 1:
             raise ValueError(f"d_steps and pack must be >= 1, got {d_steps} and {pack}")
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         self.discriminator = discriminator
-        self.loss, self.d_steps, self.pack = loss, int(d_steps), int(pack)
-        self.label_smoothing = float(label_smoothing)
+        self.loss = make_loss(loss, label_smoothing=label_smoothing)
+        self.d_steps, self.pack = int(d_steps), int(pack)
         self.g_opt = g_optimizer or Adam(generator.parameters(), lr=lr, betas=betas)
         self.d_opt = d_optimizer or Adam(discriminator.parameters(), lr=lr, betas=betas)
+
+    @classmethod
+    def from_config(cls, cfg: dict, generator, discriminator=None) -> "GANTrainer":
+        return cls(generator, discriminator, cfg["latent_dim"], loss=cfg["loss"],
+                   d_steps=cfg["d_steps"], label_smoothing=cfg["label_smoothing"], pack=cfg["pack"],
+                   noise=cfg["noise"], lr=cfg["lr"], betas=tuple(cfg["betas"]))
+
+    def rows_per_step(self, batch_size: int) -> int:
+        return batch_size * self.d_steps  # a fresh real minibatch for each D step
 
     def _parts(self):
         return [("G", self.generator), ("D", self.discriminator),
                 ("opt_g", self.g_opt), ("opt_d", self.d_opt)]
 
-    def _d_logits(self, x):
+    def _d_out(self, x):
         return self.discriminator.forward(pack_samples(x, self.pack), training=True)
 
     def discriminator_gradients(self, real, z=None) -> dict:
-        """L_D = l(D(x), 1 - s) + l(D(G(z)), 0) and its gradients in D's ``.grad`` (zeroed first)."""
+        """L_D (the loss's real and fake terms) and its gradients in D's ``.grad`` (zeroed first)."""
         D, G = self.discriminator, self.generator
         z = self.sample_noise(real.shape[0]) if z is None else z
         fake = G.forward(z, training=True)
         D.zero_grad()
-        logit_real = self._d_logits(real)
-        loss_real, g = sigmoid_cross_entropy(logit_real, 1.0 - self.label_smoothing)
+        out_real = self._d_out(real)
+        loss_real, g = self.loss.discriminator_real(out_real)
         with data_input(D):  # D's input gradient is not needed here: G is not being updated
             D.backward(g)  # backward right after its forward: the layers cache one pass
-            logit_fake = self._d_logits(fake)
-            loss_fake, g = sigmoid_cross_entropy(logit_fake, 0.0)
+            out_fake = self._d_out(fake)
+            loss_fake, g = self.loss.discriminator_fake(out_fake)
             D.backward(g)  # adds to the real pass's gradients
-        return {"d_loss": loss_real + loss_fake, "d_real": float(sigmoid(logit_real).mean()),
-                "d_fake": float(sigmoid(logit_fake).mean())}
+        return {"d_loss": loss_real + loss_fake,
+                "d_real": float(self.loss.probability(out_real).mean()),
+                "d_fake": float(self.loss.probability(out_fake).mean())}
 
     def discriminator_step(self, real) -> dict:
-        """One update of D on a real minibatch and as many fakes: minimise L_D = -V."""
+        """One update of D on a real minibatch and as many fakes: minimise L_D."""
         stats = self.discriminator_gradients(real)
         stats["d_grad_norm"] = grad_norm(self.discriminator.parameters())
         self.d_opt.step()
         return stats
 
-    def generator_gradients(self, batch_size: int, z=None) -> float:
-        """L_G (minimax or non-saturating) and its gradients in G's ``.grad`` (zeroed first).
+    def generator_gradients(self, real, z=None) -> float:
+        """L_G on as many fakes as ``real`` has rows, and its gradients in G's ``.grad``
+        (zeroed first). Only the size of ``real`` is used: G's loss sees fakes alone.
 
         The gradient flows *through* D to G(z), but D is frozen on the way: its weight
         gradients are not computed (G's update does not use them) and its ``.grad`` is
@@ -120,22 +131,17 @@ class GAN(Trainer):
         """
         D, G = self.discriminator, self.generator
         G.zero_grad()
-        z = self.sample_noise(batch_size) if z is None else z
+        z = self.sample_noise(real.shape[0]) if z is None else z
         fake = G.forward(z, training=True)
-        logits = self._d_logits(fake)
-        if self.loss == "non_saturating":
-            g_loss, g = sigmoid_cross_entropy(logits, 1.0)          # -log D(G(z))
-        else:
-            neg, g = sigmoid_cross_entropy(logits, 0.0)             # -log(1 - D(G(z)))
-            g_loss, g = -neg, -g                                   # log(1 - D(G(z)))
+        g_loss, g = self.loss.generator(self._d_out(fake))
         with frozen(D):
             grad_fake = unpack_grad(D.backward(g), fake.shape)     # dL_G / dG(z)
         G.backward(grad_fake)
         return g_loss
 
-    def generator_step(self, batch_size: int) -> dict:
-        """One update of G through a fixed D, with the minimax or the non-saturating loss."""
-        g_loss = self.generator_gradients(batch_size)
+    def generator_step(self, real) -> dict:
+        """One update of G through a fixed D (as many fakes as ``real`` has rows)."""
+        g_loss = self.generator_gradients(real)
         norm = grad_norm(self.generator.parameters())
         self.g_opt.step()
         return {"g_loss": g_loss, "g_grad_norm": norm}
@@ -144,20 +150,20 @@ class GAN(Trainer):
         """k = d_steps discriminator updates, then one generator update.
 
         ``real_batch`` holds the k real minibatches stacked, shape (k*m, ...): D step i
-        uses rows [i*m, (i+1)*m). Returns the step's figures: d_loss (= -V on the last
-        D step), g_loss, d_real = mean D(x), d_fake = mean D(G(z)), and the gradient
-        norms of both networks.
+        uses rows [i*m, (i+1)*m). Returns the step's figures: d_loss (L_D on the last
+        D step; -V for the cross-entropy losses), g_loss, d_real = mean D(x),
+        d_fake = mean D(G(z)), and the gradient norms of both networks.
         """
-        B.check_array(real_batch, "GAN.train_step")
+        B.check_array(real_batch, "GANTrainer.train_step")
         n = real_batch.shape[0]
         if n % self.d_steps or (n // self.d_steps) % self.pack:
-            raise ValueError(f"GAN.train_step: a real batch of {n} rows cannot be split into "
+            raise ValueError(f"GANTrainer.train_step: a real batch of {n} rows cannot be split into "
                              f"d_steps={self.d_steps} minibatches whose size is a multiple of "
                              f"pack={self.pack}")
         m = n // self.d_steps
         for i in range(self.d_steps):
             stats = self.discriminator_step(real_batch[i * m:(i + 1) * m])
-        stats.update(self.generator_step(m))
+        stats.update(self.generator_step(real_batch[:m]))
         self.step += 1
         stats["step"] = self.step
         return stats

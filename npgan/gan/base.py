@@ -1,4 +1,17 @@
-"""What every trainer shares: the noise prior, sampling, and whole-state checkpoints."""
+"""What every trainer shares: the registry, the noise prior, sampling, and whole-state checkpoints.
+
+A trainer is one class registered under its name in ``TRAINERS`` (``@register_trainer``).
+What the command line and the training loop need of it, it says itself:
+
+* ``name``: what ``npgan train --trainer NAME`` and the config call it;
+* ``defaults``: its changes to the config defaults, on every data set;
+* ``options``: the config keys only it reads (another trainer refuses them);
+* ``uses_discriminator`` and ``for_images``: which networks to build, and whether
+  it trains on image sets;
+* ``from_config(cfg, generator, discriminator)``: the trainer a config describes;
+* ``optimizers()``: what the learning-rate schedule sets;
+* ``rows_per_step(batch_size)``: how many real rows one ``train_step`` takes.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +21,26 @@ from .. import backend as B
 from ..io import load_npz, save_npz
 
 NOISE = ("normal", "uniform")
+TRAINERS: dict = {}
+
+
+def register_trainer(cls):
+    """Class decorator: make a trainer available under ``cls.name``."""
+    if not cls.name or cls.name in TRAINERS:
+        raise ValueError(f"register_trainer: {cls.__name__} needs a new, non-empty name (got {cls.name!r})")
+    TRAINERS[cls.name] = cls
+    return cls
 
 
 class Trainer:
     """Base class. Subclasses set ``self.generator``, ``self.latent_dim`` and list their
     networks and optimisers in ``_parts()`` as (prefix, object) pairs."""
+
+    name = ""
+    defaults: dict = {}
+    options: tuple = ()
+    uses_discriminator = False
+    for_images = True
 
     def __init__(self, generator, latent_dim: int, noise: str = "normal"):
         if noise not in NOISE:
@@ -26,6 +54,22 @@ class Trainer:
 
     def _parts(self):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, cfg: dict, generator, discriminator=None) -> "Trainer":  # pragma: no cover
+        raise NotImplementedError
+
+    def train_step(self, real_batch) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def optimizers(self) -> list:
+        """The optimisers a learning-rate schedule sets (those among ``_parts``)."""
+        from ..optim import Optimizer
+        return [part for _, part in self._parts() if isinstance(part, Optimizer)]
+
+    def rows_per_step(self, batch_size: int) -> int:
+        """Real rows one ``train_step`` takes for minibatches of ``batch_size``."""
+        return batch_size
 
     def sample_noise(self, n: int):
         """z ~ p_z: N(0, I) or U[-1, 1]^latent_dim, (n, latent_dim)."""
@@ -62,19 +106,18 @@ class Trainer:
         state["config"] = B.host.asarray(json.dumps(config or {}))
         return save_npz(path, state)
 
-    def load(self, path) -> dict:
-        """Restore a state written by ``save``; returns its config."""
+    def load(self, path) -> "Trainer":
+        """Restore this trainer from a checkpoint written by ``save``; returns it
+        (``read_config`` reads the checkpoint's config)."""
         return self.restore(load_npz(path), path)
 
-    def restore(self, state: dict, source="checkpoint") -> dict:
-        """Restore from an archive already read with ``load_npz``; returns its config."""
+    def restore(self, state: dict, source="checkpoint") -> "Trainer":
+        """Restore from an archive already read with ``load_npz``; returns the trainer."""
         for key in ("step", "rng"):
             if key not in state:
                 raise KeyError(f"{source}: not a training checkpoint (missing key {key!r})")
-        state = dict(state)
-        config = json.loads(str(state.pop("config", "{}")))
-        self.load_state_dict(state)
-        return config
+        self.load_state_dict({k: v for k, v in state.items() if k != "config"})
+        return self
 
 
 def config_of(state: dict, source="checkpoint") -> dict:

@@ -14,10 +14,9 @@ function f(x) = E_fake k(x, .) - E_real k(x, .), the kernel-smoothed *difference
 two densities. Where G puts a small mass on empty ground (the paths its continuous map
 draws between two modes) that difference is small, so those samples feel a weak pull,
 and they are what keeps the MMD generator's high-quality share below a GAN's: the
-discriminator's gradient follows the density *ratio*, which is large there. The
-defaults follow from measurements (benchmarks/QUALITY.md): lr 1e-2 (at 1e-3 the samples
-were still sharpening after 12,000 steps) and uniform noise on [-1, 1]^d (a bounded
-latent gives the network no far tail of z to extrapolate into stray samples).
+discriminator's gradient follows the density *ratio*, which is large there. Defaults:
+lr 1e-2 and uniform noise on [-1, 1]^d (a bounded latent leaves no far tail of z to
+extrapolate into stray samples); their measurements are in benchmarks/QUALITY.md.
 """
 
 from __future__ import annotations
@@ -25,28 +24,43 @@ from __future__ import annotations
 from .. import backend as B
 from ..losses import DEFAULT_BANDWIDTHS, mmd2
 from ..optim import Adam, grad_norm
-from .base import Trainer
+from .base import Trainer, register_trainer
 
 
+@register_trainer
 class MMDTrainer(Trainer):
-    """Generator-only trainer: each step descends MMD^2(G(z), real batch) with Adam."""
+    """Generator-only trainer: each step descends MMD^2(G(z), real batch) with Adam
+    (``g_optimizer`` replaces it)."""
+
+    name = "mmd"
+    defaults = {"lr": 1e-2, "noise": "uniform"}
+    options = ("bandwidths",)
+    for_images = False
 
     def __init__(self, generator, latent_dim: int, bandwidths=DEFAULT_BANDWIDTHS,
-                 noise: str = "uniform", lr: float = 1e-2, betas=(0.5, 0.999), optimizer=None):
+                 noise: str = "uniform", lr: float = 1e-2, betas=(0.5, 0.999), g_optimizer=None):
         super().__init__(generator, latent_dim, noise)
+        if len(bandwidths) < 1 or min(bandwidths) <= 0:
+            raise ValueError(f"bandwidths must be one or more positive numbers, got {bandwidths}")
         self.bandwidths = tuple(float(s) for s in bandwidths)
-        self.g_opt = optimizer or Adam(generator.parameters(), lr=lr, betas=betas)
+        self.g_opt = g_optimizer or Adam(generator.parameters(), lr=lr, betas=betas)
+
+    @classmethod
+    def from_config(cls, cfg: dict, generator, discriminator=None) -> "MMDTrainer":
+        return cls(generator, cfg["latent_dim"], bandwidths=cfg["bandwidths"], noise=cfg["noise"],
+                   lr=cfg["lr"], betas=tuple(cfg["betas"]))
 
     def _parts(self):
         return [("G", self.generator), ("opt_g", self.g_opt)]
 
-    def generator_gradients(self, real_batch, z=None) -> float:
-        """MMD^2(G(z), real_batch) and its gradients in G's ``.grad`` (zeroed first)."""
+    def generator_gradients(self, real, z=None) -> float:
+        """MMD^2(G(z), real) on as many fakes as ``real`` has rows, and its gradients in G's
+        ``.grad`` (zeroed first)."""
         G = self.generator
         G.zero_grad()
-        z = self.sample_noise(real_batch.shape[0]) if z is None else z
+        z = self.sample_noise(real.shape[0]) if z is None else z
         fake = G.forward(z, training=True)
-        value, grad = mmd2(fake, real_batch, self.bandwidths)
+        value, grad = mmd2(fake, real, self.bandwidths)
         G.backward(grad)
         return value
 

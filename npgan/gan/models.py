@@ -62,3 +62,24 @@ def mlp_image_discriminator(shape, hidden: int = 256, depth: int = 2, pack: int 
     for s in shape:
         size *= int(s)
     return nn.Sequential(nn.Flatten(), mlp_discriminator(size, hidden, depth))
+
+
+MODELS = ("mlp", "dcgan")  # network families a config can name ("dcgan": 1x28x28 images)
+
+
+def build_networks(cfg: dict, dataset, discriminator: bool = True):
+    """(generator, discriminator or None) for a config's model and data set."""
+    from ..data import is_image
+    z, m = cfg["latent_dim"], cfg["pack"]
+    if not is_image(cfg["data"]):
+        G = mlp_generator(z, dataset.dim, cfg["hidden"], cfg["depth"], batchnorm=cfg["g_batchnorm"])
+        D = mlp_discriminator(dataset.dim * m, cfg["hidden"], cfg["depth"]) if discriminator else None
+    elif cfg["model"] == "mlp":
+        G = mlp_image_generator(z, dataset.shape, cfg["hidden"], cfg["depth"])
+        D = mlp_image_discriminator(dataset.shape, cfg["hidden"], cfg["depth"], pack=m) if discriminator else None
+    else:
+        if dataset.shape != (1, 28, 28):
+            raise ValueError(f"model dcgan is built for 1x28x28 images; {cfg['data']} has {dataset.shape}")
+        G = dcgan28_generator(z, cfg["width"])
+        D = dcgan28_discriminator(cfg["width"], in_channels=m) if discriminator else None
+    return G, D

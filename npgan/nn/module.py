@@ -76,13 +76,16 @@ class Layer:
         return d
 
     def __setattr__(self, name, value):
-        d = self._registry()
-        d["_parameters"].pop(name, None)
-        d["_children"].pop(name, None)
-        if isinstance(value, Parameter):
-            d["_parameters"][name] = value
-        elif isinstance(value, Layer):
-            d["_children"][name] = value
+        d = self.__dict__
+        registered = name in d.get("_parameters", ()) or name in d.get("_children", ())
+        if registered or isinstance(value, (Parameter, Layer)):  # plain attributes skip this
+            reg = self._registry()
+            reg["_parameters"].pop(name, None)
+            reg["_children"].pop(name, None)
+            if isinstance(value, Parameter):
+                reg["_parameters"][name] = value
+            elif isinstance(value, Layer):
+                reg["_children"][name] = value
         object.__setattr__(self, name, value)
 
     def register_buffer(self, name: str, array) -> None:
@@ -165,6 +168,10 @@ class Layer:
             )
 
     def _dtype(self):
+        """The dtype of this layer's first parameter (None without parameters)."""
+        own = self.__dict__.get("_parameters")
+        if own:  # the common case, a leaf with parameters: no walk over sublayers
+            return next(iter(own.values())).data.dtype
         ps = self.parameters()
         return ps[0].data.dtype if ps else None
 

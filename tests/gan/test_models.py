@@ -3,7 +3,7 @@ import math
 import pytest
 
 from npgan import backend as B
-from npgan.gan import GAN, dcgan28_discriminator, dcgan28_generator, mlp_discriminator, mlp_generator
+from npgan.gan import GANTrainer, dcgan28_discriminator, dcgan28_generator, mlp_discriminator, mlp_generator
 
 from helpers import assert_grads_ok
 
@@ -25,13 +25,13 @@ def test_dcgan28_gradients_at_small_width(f64):
 
 def test_dcgan_trains_one_step_on_images(backend_name):
     B.seed(0)
-    gan = GAN(dcgan28_generator(16, width=4), dcgan28_discriminator(width=4), 16, lr=2e-4)
+    gan = GANTrainer(dcgan28_generator(16, width=4), dcgan28_discriminator(width=4), 16, lr=2e-4)
     stats = gan.train_step(B.uniform((8, 1, 28, 28), -1, 1))
     assert all(math.isfinite(stats[k]) for k in ("d_loss", "g_loss", "g_grad_norm", "d_grad_norm"))
 
 
 def test_packed_images_concatenate_channels(backend_name):
-    gan = GAN(dcgan28_generator(8, width=2), dcgan28_discriminator(width=2, in_channels=2), 8, pack=2)
+    gan = GANTrainer(dcgan28_generator(8, width=2), dcgan28_discriminator(width=2, in_channels=2), 8, pack=2)
     assert math.isfinite(gan.train_step(B.uniform((4, 1, 28, 28), -1, 1))["d_loss"])
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 import os
 
-from . import backend as B
-from .io import atomic_write
+from .. import backend as B
+from ..io import atomic_write
 
 
-def _plt():
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (a clear error without the ``plot`` extra)."""
     try:
         import matplotlib
     except ImportError:  # pragma: no cover - depends on the environment
@@ -24,7 +25,7 @@ def _plt():
 
 
 def save_figure(fig, path) -> str:
-    plt = _plt()
+    plt = pyplot()
     with atomic_write(path) as f:
         fig.savefig(f, format=os.path.splitext(os.fspath(path))[1][1:] or "png", dpi=110,
                     bbox_inches="tight")
@@ -34,7 +35,7 @@ def save_figure(fig, path) -> str:
 
 def plot_samples(samples, dataset, path, title: str = "", data=None) -> str:
     """Generated samples over real data: a scatter for 2-D sets, histograms for 1-D."""
-    plt = _plt()
+    plt = pyplot()
     x = B.to_numpy(samples)
     fig, ax = plt.subplots(figsize=(5, 5) if dataset.dim == 2 else (6, 3.5))
     real = B.to_numpy(data) if data is not None else None
@@ -59,7 +60,7 @@ def plot_samples(samples, dataset, path, title: str = "", data=None) -> str:
 
 def plot_losses(records, path, keys=None, title: str = "training curves") -> str:
     """One panel per quantity, against the training step, from a list of metric records."""
-    plt = _plt()
+    plt = pyplot()
     if not records:
         raise ValueError("plot_losses: no records to plot")
     keys = keys or [k for k in ("d_loss", "g_loss", "mmd2", "d_real", "d_fake", "g_grad_norm",
@@ -103,7 +104,7 @@ def image_grid(images, nrow: int = 8):
 
 
 def plot_image_grid(images, path, nrow: int = 8, title: str = "") -> str:
-    plt = _plt()
+    plt = pyplot()
     g = image_grid(images, nrow)
     fig, ax = plt.subplots(figsize=(6, 6 * g.shape[0] / g.shape[1]))
     ax.imshow(g, cmap="gray" if g.ndim == 2 else None, vmin=0, vmax=1)
@@ -128,9 +129,9 @@ def mode_colours(modes):
 def plot_latent_map(trainer, dataset, path, n: int = 201, title: str = "") -> str:
     """G's map of a 2-D latent space: each z coloured by the mode G(z) lands on (left), and the
     modes in the same colours (right); grey where G(z) is not within 3 std of a mode, and a
-    black cross on every mode that no z reaches (``npgan.metrics.latent_mode_map``)."""
+    black cross on every mode that no z reaches (``npgan.evaluation.metrics.latent_mode_map``)."""
     from .metrics import latent_mode_map
-    plt = _plt()  # before mode_colours: it needs matplotlib
+    plt = pyplot()  # before mode_colours: it needs matplotlib
     assign, extent = latent_mode_map(trainer, dataset, n)
     modes = dataset.modes()
     colours = B.host.vstack([mode_colours(modes), [[0.9, 0.9, 0.9]]])  # index -1: grey

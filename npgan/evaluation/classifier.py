@@ -7,7 +7,7 @@ Fashion-MNIST (88.4% test accuracy after 2 epochs, 40 s on one CPU core),
 built from npgan's layers and trained with npgan's Adam and softmax
 cross-entropy. Its 128 penultimate activations are the features
 (``Classifier.features``); its predicted labels give the class coverage of a
-generator (``npgan.metrics.class_coverage``).
+generator (``npgan.evaluation.metrics.class_coverage``).
 
     x (N, 1, 28, 28) -> Conv(1 -> 32, k4 s2 p1) -> LeakyReLU -> 14x14
       -> Conv(32 -> 64, k4 s2 p1) -> LeakyReLU -> 7x7 -> Flatten
@@ -25,12 +25,13 @@ import json
 import math
 import os
 
-from . import backend as B
-from . import nn
-from .io import load_npz, save_npz
-from .losses import softmax_cross_entropy
+from .. import backend as B
+from .. import nn
+from ..io import load_npz, save_npz
+from ..losses import softmax_cross_entropy
 from .metrics import class_coverage, feature_stats, frechet_distance
-from .optim import Adam
+from ..optim import Adam
+from ..training import fit
 
 FEATURES = 128
 
@@ -131,7 +132,8 @@ class Classifier:
         return save_npz(path, state)
 
     @classmethod
-    def load(cls, path) -> "Classifier":
+    def from_file(cls, path) -> "Classifier":
+        """The classifier saved in ``path`` by ``save``."""
         try:
             state = load_npz(path)
         except FileNotFoundError:
@@ -154,49 +156,43 @@ def train(train_data, test_data, epochs: int = 2, batch_size: int = 128, lr: flo
           seed: int = 0, progress: bool = True, log=print) -> Classifier:
     """Train the classifier on ``train_data`` (an ``npgan.data.ImageData``); test on ``test_data``.
 
-    Adam with the learning rate decayed linearly to 0; each epoch visits every
-    training image once in a seeded random order. Reference statistics are taken
-    from the test images (real images the generator never trained on).
+    Adam with the learning rate decayed linearly to 0 (``npgan.training.fit``); each epoch
+    visits every training image once in a seeded random order. Reference statistics are
+    taken from the test images (real images the generator never trained on).
     """
     if epochs < 1 or batch_size < 2:
         raise ValueError(f"classifier: epochs must be >= 1 and batch_size >= 2, got {epochs}, {batch_size}")
     B.seed(seed)
     n_classes = len(train_data.classes) or int(B.host.max(train_data.labels)) + 1
     net = build_network(n_classes, train_data.shape)
-    opt = Adam(net.parameters(), lr=lr)
     clf = Classifier(net, train_data.classes, train_data.shape)
     n = len(train_data)
     per_epoch = math.ceil(n / batch_size)
-    total = epochs * per_epoch
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=total, desc="classifier", unit="step", dynamic_ncols=True)
     test_images = test_data.batch(B.host.arange(len(test_data)))
-    step = 0
-    for epoch in range(epochs):
-        order = B.permutation(n)
-        loss_sum = 0.0
-        for i in range(per_epoch):
-            idx = order[i * batch_size:(i + 1) * batch_size]
-            x = train_data.batch(idx)
-            y = B.asarray(train_data.labels[idx].astype(B.host.int64))
-            opt.lr = lr * (1.0 - step / total)
-            net.zero_grad()
-            loss, g = softmax_cross_entropy(net.forward(x, training=True), y)
-            net.backward(g)
-            opt.step()
-            loss_sum += loss
-            step += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.3f}")
-        acc = clf.accuracy(test_images, test_data.labels)
-        log(f"epoch {epoch + 1}/{epochs}: train loss {loss_sum / per_epoch:.4f}, test accuracy {acc:.4f}")
-    if bar is not None:
-        bar.close()
-    clf.info = {"data": train_data.name, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-                "seed": seed, "test_accuracy": acc, "train_images": n, "test_images": len(test_data)}
+    order = {}
+
+    def step_fn(step):
+        epoch, i = divmod(step, per_epoch)
+        if i == 0:
+            order["idx"] = B.permutation(n)
+        idx = order["idx"][i * batch_size:(i + 1) * batch_size]
+        net.zero_grad()
+        loss, g = softmax_cross_entropy(net.forward(train_data.batch(idx), training=True),
+                                        B.asarray(train_data.labels[idx].astype(B.host.int64)))
+        net.backward(g)
+        opt.step()
+        return {"loss": loss}
+
+    def on_epoch(step, record):
+        clf.info["test_accuracy"] = acc = clf.accuracy(test_images, test_data.labels)
+        log(f"epoch {step // per_epoch}/{epochs}: train loss {record['loss']:.4f}, test accuracy {acc:.4f}")
+        return {"loss": f"{record['loss']:.3f}"}
+
+    opt = Adam(net.parameters(), lr=lr)
+    fit(step_fn, [opt], lr=lr, total=epochs * per_epoch, log_every=per_epoch, on_log=on_epoch,
+        progress="classifier" if progress else None)
+    clf.info.update(data=train_data.name, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                    train_images=n, test_images=len(test_data))
     clf.set_reference(test_images)
     # the floor a perfect generator would reach: real training images against the test reference
     m = min(len(test_data), n)

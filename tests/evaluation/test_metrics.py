@@ -5,7 +5,7 @@ import pytest
 
 from npgan import backend as B
 from npgan.data import get_dataset
-from npgan.metrics import latent_mode_map, mmd2, mode_assignment, mode_metrics, off_mode_profile
+from npgan.evaluation.metrics import latent_mode_map, mmd2, mode_assignment, mode_metrics, off_mode_profile
 
 RING = get_dataset("ring8")
 
@@ -60,7 +60,7 @@ def test_shape_error():
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from npgan.metrics import class_coverage, feature_stats, frechet_distance  # noqa: E402
+from npgan.evaluation.metrics import class_coverage, feature_stats, frechet_distance  # noqa: E402
 
 
 def _random_cov(rng, d):

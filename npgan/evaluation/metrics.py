@@ -18,7 +18,7 @@ the mode G(z) lands on, over a grid of z (a dropped mode is one no z reaches).
 ``mmd2`` is the unbiased squared MMD between samples and data (any data set),
 the same estimator the MMD trainer minimises (``npgan.losses.mmd2``).
 
-Image metrics, in the feature space of a classifier (``npgan.classifier``, trained
+Image metrics, in the feature space of a classifier (``npgan.evaluation.classifier``, trained
 with npgan on Fashion-MNIST; the FID of Heusel et al. 2017 does the same with
 Inception features):
 
@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import math
 
-from . import backend as B
-from .losses import DEFAULT_BANDWIDTHS
-from .losses import mmd2 as _mmd2
+from .. import backend as B
+from ..losses import DEFAULT_BANDWIDTHS
+from ..losses import mmd2 as _mmd2
 
 
 def _nearest_mode(samples, modes, where: str):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from npgan import backend as B
-from npgan import classifier
+from npgan.evaluation import classifier
 from npgan.data import fashion_mnist
 
 from helpers import synthetic_fashion
@@ -37,7 +37,7 @@ def test_fd_separates_real_from_noise_and_coverage_sees_collapse(trained):
 def test_save_load_round_trip(trained, tmp_path):
     clf, train, _ = trained
     path = clf.save(tmp_path / "sub" / "clf.npz")
-    again = classifier.Classifier.load(path)
+    again = classifier.Classifier.from_file(path)
     x = train.batch(np.arange(20))
     np.testing.assert_array_equal(B.to_numpy(again.features(x)), B.to_numpy(clf.features(x)))
     np.testing.assert_array_equal(again.real_stats[1], clf.real_stats[1])
@@ -49,7 +49,7 @@ def test_clear_errors(trained, tmp_path):
     with pytest.raises(ValueError, match=r"Classifier: expected images of shape \(N, 1, 28, 28\), received \(2, 1, 8, 8\)"):
         clf.features(B.normal((2, 1, 8, 8)))
     with pytest.raises(FileNotFoundError, match="npgan train-classifier"):
-        classifier.Classifier.load(tmp_path / "missing.npz")
+        classifier.Classifier.from_file(tmp_path / "missing.npz")
     fresh = classifier.Classifier(classifier.build_network(), ["a"] * 10)
     with pytest.raises(RuntimeError, match="no reference statistics"):
         fresh.evaluate(B.normal((4, 1, 28, 28)))

@@ -1,9 +1,9 @@
 """What a training run measures and draws at each logging step, per kind of data.
 
 * ``MixtureEvaluator`` (ring8, grid25, the 1-D sets): mode metrics on 2,500
-  samples and MMD^2 (``npgan.metrics.evaluate``); at the end a scatter of samples
+  samples and MMD^2 (``npgan.evaluation.metrics.evaluate``); at the end a scatter of samples
   over data and, for 2-D data from a 2-D latent space, ``latent_map.png``: the
-  mode each z lands on (``npgan.plot.plot_latent_map``).
+  mode each z lands on (``npgan.evaluation.plot.plot_latent_map``).
 * ``ImageEvaluator`` (Fashion-MNIST): an 8x8 grid of G(z) for one fixed batch of
   noise, written at every logging step (``grids/step_000500.png``, and the latest
   as ``samples.png``), so the grids show one set of garments taking shape; and,
@@ -23,7 +23,7 @@ import os
 from .. import backend as B
 from ..backend import preserved_rng
 from ..io import atomic_write
-from ..metrics import evaluate
+from .metrics import evaluate
 
 
 def _sample_batched(trainer, n: int, batch_size: int = 500):
@@ -32,7 +32,9 @@ def _sample_batched(trainer, n: int, batch_size: int = 500):
 
 
 class MixtureEvaluator:
-    def __init__(self, cfg: dict, trainer, dataset, out_dir, log=print):
+    """Mode metrics and MMD^2 at each logging step; samples.png and latent_map.png at the end."""
+
+    def __init__(self, cfg: dict, dataset, out_dir):
         self.cfg, self.ds, self.out_dir = cfg, dataset, out_dir
 
     def __call__(self, trainer) -> dict:
@@ -48,7 +50,7 @@ class MixtureEvaluator:
         return {k: rec[k] for k in ("step", "modes", "n_modes", "high_quality", "reverse_kl", "mmd2") if k in rec}
 
     def final_plots(self, trainer, records) -> list:
-        from .. import plot
+        from . import plot
         cfg, last = self.cfg, records[-1]
         with preserved_rng():
             samples = trainer.sample(cfg["eval_samples"])
@@ -64,18 +66,18 @@ class MixtureEvaluator:
 
 
 class ImageEvaluator:
+    """A sample grid at each logging step; FD and class coverage where a classifier exists."""
+
     GRID = 64  # an 8x8 sample grid
 
-    def __init__(self, cfg: dict, trainer, dataset, out_dir, log=print):
-        from ..classifier import Classifier, default_path
+    def __init__(self, cfg: dict, dataset, out_dir, log=print):
+        from .classifier import Classifier, default_path
         self.cfg, self.ds, self.out_dir = cfg, dataset, out_dir
-        with preserved_rng():  # the grid's noise: fixed by the seed, the same after --resume
-            B.seed(cfg["seed"] + 1_000_003)
-            self.grid_noise = trainer.sample_noise(self.GRID)
+        self.grid_noise = None  # drawn at the first call, from the seed: the same after --resume
         self.classifier, self.fd_real = None, None
         path = cfg.get("classifier") or default_path()
         if os.path.exists(path):
-            self.classifier = Classifier.load(path)
+            self.classifier = Classifier.from_file(path)
             if self.classifier.real_stats is None or self.classifier.in_shape != dataset.shape:
                 raise ValueError(f"{path}: classifier for images {self.classifier.in_shape} without "
                                  f"reference statistics cannot evaluate {cfg['data']} {dataset.shape}")
@@ -87,8 +89,12 @@ class ImageEvaluator:
                 f"(create it once with: npgan train-classifier)")
 
     def __call__(self, trainer) -> dict:
-        from .. import plot
+        from . import plot
         rec = {}
+        if self.grid_noise is None:
+            with preserved_rng():
+                B.seed(self.cfg["seed"] + 1_000_003)
+                self.grid_noise = trainer.sample_noise(self.GRID)
         with preserved_rng():
             if self.classifier is not None:
                 rec.update(self.classifier.evaluate(_sample_batched(trainer, self.cfg["eval_samples"])))
@@ -120,8 +126,9 @@ class ImageEvaluator:
         return [os.path.join(self.out_dir, "samples.png"), os.path.join(self.out_dir, "grids")]
 
 
-def make_evaluator(cfg: dict, trainer, dataset, out_dir, log=print):
-    """The evaluator for the run's kind of data."""
+def make_evaluator(cfg: dict, dataset, out_dir, log=print):
+    """The evaluator for the run's kind of data (``log`` takes its notes)."""
     from ..data import is_image
-    cls = ImageEvaluator if is_image(cfg["data"]) else MixtureEvaluator
-    return cls(cfg, trainer, dataset, out_dir, log)
+    if is_image(cfg["data"]):
+        return ImageEvaluator(cfg, dataset, out_dir, log)
+    return MixtureEvaluator(cfg, dataset, out_dir)

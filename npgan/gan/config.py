@@ -1,0 +1,143 @@
+"""A training run's config: the defaults, each data set's recipe, and the checks.
+
+``make_config(**overrides)`` layers, from weakest to strongest: ``DEFAULTS``; the
+chosen trainer's ``defaults`` (its class in ``npgan.gan.base.TRAINERS``); the data set's
+entry in ``RECIPES`` and, under its ``"by_trainer"`` key, the part for that trainer;
+then the caller's overrides (``None`` meaning "not given"). The result is validated
+before anything is built. Why each recipe is what it is, with its measurements:
+CHANGELOG.md and benchmarks/QUALITY.md.
+"""
+
+from __future__ import annotations
+
+from ..data import check_name, is_image
+from ..losses import DEFAULT_BANDWIDTHS
+from ..training import LR_DECAYS
+from .base import NOISE, TRAINERS
+from .losses import GAN_LOSSES
+from .models import MODELS
+
+DEFAULTS = {
+    "data": "ring8",
+    "trainer": "gan",
+    "steps": 12000,
+    "batch_size": 256,
+    "lr": 1e-3,
+    "lr_decay": "linear",   # "linear" (to 0 at the last step) or "none"
+    "betas": [0.5, 0.999],
+    "seed": 0,
+    "loss": "non_saturating",
+    "d_steps": 1,
+    "pack": 1,
+    "bandwidths": list(DEFAULT_BANDWIDTHS),  # mmd trainer: Gaussian kernel bandwidths
+    "label_smoothing": 0.0,
+    "noise": "normal",
+    "model": "mlp",         # "mlp" or, for 28x28 images, "dcgan"
+    "latent_dim": 2,
+    "hidden": 128,          # mlp width
+    "depth": 3,             # mlp hidden layers
+    "g_batchnorm": False,   # mlp generator: BatchNorm after each hidden Dense layer
+    "width": 64,            # dcgan base channels (G: 2w -> w -> 1; D: w -> 2w)
+    "log_every": 500,
+    "eval_samples": 2500,   # samples for the metrics at each logging step
+    "eval_mmd": 1000,       # of which this many for MMD^2 (O(n^2) cost)
+    "data_dir": None,       # image sets: where the files are (default: the set's usual place)
+    "classifier": None,     # image sets: classifier file for the FD (default: the cached one)
+}
+
+# per data set: changes to DEFAULTS and, under "by_trainer", per trainer on that set.
+# ring8: k = 2 D steps hold all 8 modes on every seed; 30,000 MMD steps thin its between-mode paths.
+# grid25: wider networks, batch 1024 and uniform noise cover all 25 modes on every seed.
+# fashion-mnist: the DCGAN recipe (Radford et al. 2016): Adam 2e-4, beta1 0.5, batch 64, z in R^100.
+RECIPES = {
+    "ring8": {"by_trainer": {"gan": {"d_steps": 2}, "mmd": {"steps": 30000}}},
+    "grid25": {"hidden": 256, "batch_size": 1024, "noise": "uniform",
+               "by_trainer": {"mmd": {"batch_size": 512}}},
+    "fashion-mnist": {"model": "dcgan", "latent_dim": 100, "batch_size": 64, "lr": 2e-4,
+                      "lr_decay": "none", "steps": 3000, "log_every": 250, "eval_samples": 2000},
+}
+
+
+def _layers(data: str, trainer: str) -> list:
+    """The layers of defaults above DEFAULTS for a data set and trainer, weakest first."""
+    recipe = dict(RECIPES.get(data, {}))
+    by_trainer = recipe.pop("by_trainer", {})
+    cls = TRAINERS.get(trainer)
+    return [cls.defaults if cls else {}, recipe, by_trainer.get(trainer, {})]
+
+
+def make_config(**overrides) -> dict:
+    """DEFAULTS, the trainer's defaults, the data set's recipe, then ``overrides``; validated."""
+    unknown = set(overrides) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown option {sorted(unknown)[0]!r}")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    data = check_name(given.get("data", DEFAULTS["data"]))
+    trainer = given.get("trainer", DEFAULTS["trainer"])
+    cfg = dict(DEFAULTS)
+    for layer in _layers(data, trainer):
+        cfg.update(layer)
+    cfg.update(given)
+    validate(cfg)
+    return cfg
+
+
+def _choice_checks(cfg: dict) -> list:
+    data, trainer = cfg["data"], TRAINERS.get(cfg["trainer"])
+    foreign = sorted(k for name, cls in TRAINERS.items() if name != cfg["trainer"]
+                     for k in cls.options if cfg[k] != DEFAULTS[k])
+    return [
+        (trainer is not None, f"unknown trainer {cfg['trainer']!r}; expected one of {tuple(TRAINERS)}"),
+        (cfg["loss"] in GAN_LOSSES, f"unknown loss {cfg['loss']!r}; expected one of {tuple(GAN_LOSSES)}"),
+        (cfg["noise"] in NOISE, f"unknown noise {cfg['noise']!r}; expected one of {NOISE}"),
+        (cfg["model"] in MODELS, f"unknown model {cfg['model']!r}; expected one of {MODELS}"),
+        (cfg["lr_decay"] in LR_DECAYS, f"lr_decay must be one of {LR_DECAYS}, got {cfg['lr_decay']!r}"),
+        (cfg["model"] == "mlp" or is_image(data),
+         f"model {cfg['model']!r} is for images; {data} is trained with --model mlp"),
+        (trainer is None or trainer.for_images or not is_image(data),
+         f"the {cfg['trainer']} trainer works on the low-dimensional sets; {data} needs another trainer"),
+        (not foreign, f"option {foreign[0] if foreign else ''!r} is not used by the {cfg['trainer']} trainer"),
+    ]
+
+
+def _number_checks(cfg: dict) -> list:
+    return [
+        (cfg["steps"] >= 1, f"steps must be a positive integer, got {cfg['steps']}"),
+        (cfg["log_every"] >= 1, f"log_every must be a positive integer, got {cfg['log_every']}"),
+        (cfg["batch_size"] >= 2, f"batch_size must be at least 2, got {cfg['batch_size']}"),
+        (cfg["lr"] > 0, f"lr must be positive, got {cfg['lr']}"),
+        (len(cfg["betas"]) == 2 and all(0 <= b < 1 for b in cfg["betas"]),
+         f"betas must be two numbers in [0, 1), got {cfg['betas']}"),
+        (cfg["d_steps"] >= 1 and cfg["pack"] >= 1, "d_steps and pack must be at least 1"),
+        (0 <= cfg["label_smoothing"] < 1, f"label_smoothing must be in [0, 1), got {cfg['label_smoothing']}"),
+        (len(cfg["bandwidths"]) >= 1 and all(b > 0 for b in cfg["bandwidths"]),
+         f"bandwidths must be one or more positive numbers, got {cfg['bandwidths']}"),
+        (cfg["batch_size"] % cfg["pack"] == 0,
+         f"batch_size {cfg['batch_size']} must be a multiple of pack {cfg['pack']}"),
+    ]
+
+
+def validate(cfg: dict) -> None:
+    """Raise ``ValueError`` with the first thing wrong in a complete config."""
+    for ok, msg in _choice_checks(cfg) + _number_checks(cfg):
+        if not ok:
+            raise ValueError(msg)
+
+
+def describe_default(key: str) -> str:
+    """``key``'s default in words, with every data set or trainer that changes it, e.g.
+    ``"12000; ring8 with mmd: 30000; fashion-mnist: 3000"`` (the command line's help)."""
+    def text(v):
+        return " ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+    parts = [text(DEFAULTS[key])]
+    for name, cls in TRAINERS.items():
+        if key in cls.defaults:
+            parts.append(f"{name} trainer: {text(cls.defaults[key])}")
+    for data, recipe in RECIPES.items():
+        if key in recipe:
+            parts.append(f"{data}: {text(recipe[key])}")
+        for trainer, part in recipe.get("by_trainer", {}).items():
+            if key in part:
+                parts.append(f"{data} with {trainer}: {text(part[key])}")
+    return "; ".join(parts)
