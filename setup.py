@@ -13,7 +13,6 @@ setup(
         "test": ["pytest>=7", "hypothesis>=6"],
         "plot": ["matplotlib>=3.5"],
         "gpu": ["cupy-cuda12x"],
-        "data": ["scikit-learn"],
     },
     entry_points={"console_scripts": ["npgan=npgan.cli:main"]},
 )

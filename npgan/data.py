@@ -13,8 +13,7 @@ name           distribution                                                modes
 =============  ==========================================================  ======
 
 Image sets are read from local files (``fashion-mnist``, from the Debian
-package ``dataset-fashion-mnist``) or a Python package (``sklearn_digits``);
-nothing is ever downloaded.
+package ``dataset-fashion-mnist``); nothing is ever downloaded.
 
 Every set draws samples as arrays of the current backend and dtype, shaped
 (n, dim), and knows its density where it has one (for the 1-D figures).
@@ -37,7 +36,6 @@ class MixtureData:
     name: str
     means: tuple  # tuple of tuples, one per mode
     std: float
-    description: str = ""
 
     @property
     def dim(self) -> int:
@@ -82,12 +80,11 @@ def _ring(k=8, radius=1.0):
 
 
 DATASETS = {
-    "gauss1d": MixtureData("gauss1d", ((4.0,),), 0.5, "N(4, 0.5^2), the 2014 paper's 1-D toy"),
-    "bimodal1d": MixtureData("bimodal1d", ((-2.0,), (2.0,)), 0.3, "two 1-D Gaussians at -2 and 2"),
-    "ring8": MixtureData("ring8", _ring(), 0.01, "8 Gaussians on the unit circle, std 0.01"),
+    "gauss1d": MixtureData("gauss1d", ((4.0,),), 0.5),
+    "bimodal1d": MixtureData("bimodal1d", ((-2.0,), (2.0,)), 0.3),
+    "ring8": MixtureData("ring8", _ring(), 0.01),
     "grid25": MixtureData("grid25", tuple((float(a), float(b)) for a in range(-4, 5, 2)
-                                          for b in range(-4, 5, 2)), 0.05,
-                          "25 Gaussians on {-4,-2,0,2,4}^2, std 0.05"),
+                                          for b in range(-4, 5, 2)), 0.05),
 }
 
 
@@ -182,17 +179,6 @@ def fashion_mnist(split: str = "train", directory=None) -> ImageData:
         raise ValueError(f"Fashion-MNIST in {directory}: {len(found['images'])} images but "
                          f"{len(found['labels'])} labels")
     return ImageData("fashion-mnist", found["images"], found["labels"], FASHION_MNIST_CLASSES)
-
-
-def sklearn_digits() -> ImageData:
-    """scikit-learn's bundled 8x8 digits (1,797 images; needs the ``data`` extra)."""
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise RuntimeError("the digits data set needs scikit-learn: pip install -e '.[data]'") from None
-    d = load_digits()
-    images = B.host.round(d.images * (255.0 / 16.0)).astype(B.host.uint8)
-    return ImageData("digits", images, d.target, tuple(str(i) for i in range(10)))
 
 
 IMAGE_DATASETS = {"fashion-mnist": fashion_mnist}  # name -> loader(split, directory)

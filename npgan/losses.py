@@ -60,9 +60,8 @@ def sigmoid_cross_entropy(logits, targets):
     and beyond.
     """
     t = _check_pair(logits, targets, "sigmoid_cross_entropy")
-    xp = B.get_backend()
     m = logits.size
-    per_element = xp.maximum(logits, 0) - logits * t + xp.log1p(xp.exp(-xp.abs(logits)))
+    per_element = softplus(logits) - logits * t
     loss = float(per_element.sum()) / m
     grad = (sigmoid(logits) - t) / m
     return loss, grad

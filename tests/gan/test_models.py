@@ -1,5 +1,7 @@
 import math
 
+import numpy as np
+
 import pytest
 
 from npgan import backend as B
@@ -31,8 +33,26 @@ def test_dcgan_trains_one_step_on_images(backend_name):
 
 
 def test_packed_images_concatenate_channels(backend_name):
-    gan = GANTrainer(dcgan28_generator(8, width=2), dcgan28_discriminator(width=2, in_channels=2), 8, pack=2)
-    assert math.isfinite(gan.train_step(B.uniform((4, 1, 28, 28), -1, 1))["d_loss"])
+    """PacGAN on images: m consecutive images become the m channels of one packed sample
+    (sample i's channels at [i*C, (i+1)*C)), D sees N/m samples, and the gradient goes back
+    to each image through the adjoint reshape."""
+    from npgan.gan.adversarial import pack_samples, unpack_grad
+    x = B.uniform((4, 1, 28, 28), -1, 1)
+    packed = pack_samples(x, 2)
+    assert packed.shape == (2, 2, 28, 28)
+    for i in range(4):
+        np.testing.assert_array_equal(B.to_numpy(packed[i // 2, i % 2]), B.to_numpy(x[i, 0]))
+    g = B.normal(packed.shape)  # the adjoint: <pack(x), g> = <x, unpack(g)>
+    assert abs(float((packed * g).sum()) - float((x * unpack_grad(g, x.shape)).sum())) < 1e-3
+    D = dcgan28_discriminator(width=2, in_channels=2)
+    gan = GANTrainer(dcgan28_generator(8, width=2), D, 8, pack=2)
+    seen = []
+    first = D[0]
+    forward = first.forward
+    first.forward = lambda inp, training=None: seen.append(inp.shape) or forward(inp, training)
+    stats = gan.train_step(x)
+    assert seen[0] == (2, 2, 28, 28) and all(s[0] == 2 and s[1] == 2 for s in seen)
+    assert math.isfinite(stats["d_loss"]) and stats["g_grad_norm"] > 0
 
 
 @pytest.mark.parametrize("bn", [False, True])
