@@ -13,6 +13,7 @@ setup(
         "test": ["pytest>=7", "hypothesis>=6"],
         "plot": ["matplotlib>=3.5"],
         "gpu": ["cupy-cuda12x"],
+        "lint": ["ruff>=0.5"],
     },
     entry_points={"console_scripts": ["npgan=npgan.cli:main"]},
 )

@@ -35,7 +35,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     allocator = prepare_process(args.threads)
 
-    from npgan import backend as B, nn
+    from npgan import backend as B
+    from npgan import nn
     B.set_backend(args.backend)
     B.seed(0)
     try:

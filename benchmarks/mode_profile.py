@@ -26,8 +26,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     from npgan import backend as B
-    from npgan.gan.runner import from_checkpoint
     from npgan.evaluation.metrics import off_mode_profile
+    from npgan.gan.runner import from_checkpoint
     print(f"{'checkpoint':<48}{'high q.':>9}{'3-6 std':>9}{'>6 std':>9}{'spread':>8}")
     for path in args.checkpoints:
         trainer, ds, _ = from_checkpoint(path)

@@ -1,4 +1,4 @@
-"""Mode coverage over 5 seeds with each trainer's default settings (the issue's quality targets).
+"""Mode coverage over 5 seeds with each trainer's default settings.
 
     python benchmarks/quality.py [--seeds 0 1 2 3 4] [--data ring8 grid25] [--trainers gan mmd]
 
@@ -6,9 +6,9 @@ For each (data set, trainer, seed) it runs exactly what `npgan train --data D --
 --seed S` runs, then scores 2,500 samples: modes captured, high-quality fraction and
 reverse KL (npgan.evaluation.metrics). Writes one JSON line per run to --out/runs.jsonl and a
 markdown table of the means to --out/QUALITY.md (or --table): the curated record in
-benchmarks/QUALITY.md, with every session's per-seed runs and rejected settings, is
-only written when named with --table. ``--steps`` shortens every run (a quick check of
-the script; the targets hold for the defaults only).
+benchmarks/QUALITY.md, with its per-seed runs and rejected settings, is only written
+when named with --table. ``--steps`` shortens every run (a quick check of the script;
+the recorded figures hold for the defaults only).
 """
 
 import argparse

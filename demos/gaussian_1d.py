@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from npgan import backend as B  # noqa: E402
 from npgan.data import get_dataset  # noqa: E402
-from npgan.gan import GANTrainer, mlp_discriminator, mlp_generator  # noqa: E402
 from npgan.evaluation.plot import pyplot, save_figure  # noqa: E402
+from npgan.gan import GANTrainer, mlp_discriminator, mlp_generator  # noqa: E402
 
 
 def snapshot(gan, ds, grid, bins):

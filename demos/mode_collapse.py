@@ -40,10 +40,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from npgan import backend as B  # noqa: E402
+from npgan.evaluation.plot import pyplot, save_figure  # noqa: E402
 from npgan.gan.config import make_config  # noqa: E402
 from npgan.gan.runner import train  # noqa: E402
 from npgan.io import atomic_write  # noqa: E402
-from npgan.evaluation.plot import pyplot, save_figure  # noqa: E402
 
 # the MMD trainer keeps batch 256 on every data set: its kernel costs O(batch^2), and at 256
 # it already covers all 25 grid modes
@@ -118,7 +118,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     print("wrote", save_figure(fig, os.path.join(args.out, "mode_collapse.png")))
 
-    lines = [f"| data | trainer | modes | high quality | reverse KL | seconds |", "|---|---|---|---|---|---|"]
+    lines = ["| data | trainer | modes | high quality | reverse KL | seconds |", "|---|---|---|---|---|---|"]
     for data, name, _, rec, secs in rows:
         lines.append(f"| {data} | {name} | {rec['modes']}/{rec['n_modes']} | {rec['high_quality']:.1%} | "
                      f"{rec['reverse_kl']:.3f} | {secs:.0f} |")

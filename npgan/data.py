@@ -22,9 +22,8 @@ Every set draws samples as arrays of the current backend and dtype, shaped
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import os
+from dataclasses import dataclass
 
 from . import backend as B
 

@@ -127,11 +127,8 @@ class Adam(Optimizer):
     def _slots(self):
         return ("m", "v")
 
-    # elements per block of the fused update: p, g, m, v and one temporary block stay in
-    # the CPU's cache while all the operations of the update run over them. Measured on
-    # the mlp784 parameters (1.1 M floats), one thread: 2.85 ms a step unblocked, 2.0 ms
-    # in blocks of 65,536. (Threads do not help here: each operation on a block lasts
-    # microseconds, and two threads spend them passing the interpreter lock: 2.4 ms.)
+    # elements per block of the fused update: p, g, m, v and a temporary stay in the CPU's
+    # cache while every operation of the update runs over them (benchmarks/RESULTS.md)
     BLOCK = 1 << 16
 
     def step(self) -> None:

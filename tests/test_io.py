@@ -4,7 +4,7 @@ import stat
 import numpy as np
 import pytest
 
-from npgan.io import atomic_write, load_npz, save_npz, save_npy
+from npgan.io import atomic_write, load_npz, save_npy, save_npz
 
 
 def test_atomic_files_get_ordinary_permissions(tmp_path):

@@ -23,17 +23,40 @@ from __future__ import annotations
 
 import os
 
-from . import threads  # noqa: I001  (first: it sets OpenBLAS's environment before NumPy loads)
-from . import arrays, memory, rng
-from .arrays import (BackendMismatchError, BackendUnavailableError, array_backend, asarray,
-                     available_backends, backend_name, check_array, cupy_available,
-                     cupy_unavailable_reason, get_backend, get_dtype, host, set_backend, set_dtype,
-                     synchronize, to_numpy)
+from . import (
+    arrays,
+    memory,
+    rng,
+    threads,  # noqa: I001  (first: it sets OpenBLAS's environment before NumPy loads)
+)
+from .arrays import (
+    BackendMismatchError,
+    BackendUnavailableError,
+    array_backend,
+    asarray,
+    available_backends,
+    backend_name,
+    check_array,
+    cupy_available,
+    cupy_unavailable_reason,
+    get_backend,
+    get_dtype,
+    host,
+    set_backend,
+    set_dtype,
+    synchronize,
+    to_numpy,
+)
 from .memory import keep_freed_memory
-from .rng import (bernoulli, get_rng_state, integers, normal, permutation, preserved_rng, seed,
-                  set_rng_state, uniform)
-from .threads import (elementwise_min_work, num_threads, parallel_for, parallel_map,
-                      set_elementwise_min_work, set_num_threads)
+from .rng import bernoulli, get_rng_state, integers, normal, permutation, preserved_rng, seed, set_rng_state, uniform
+from .threads import (
+    elementwise_min_work,
+    num_threads,
+    parallel_for,
+    parallel_map,
+    set_elementwise_min_work,
+    set_num_threads,
+)
 
 __all__ = [
     # arrays

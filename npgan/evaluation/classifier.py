@@ -29,9 +29,9 @@ from .. import backend as B
 from .. import nn
 from ..io import load_npz, save_npz
 from ..losses import softmax_cross_entropy
-from .metrics import class_coverage, feature_stats, frechet_distance
 from ..optim import Adam
 from ..training import fit
+from .metrics import class_coverage, feature_stats, frechet_distance
 
 FEATURES = 128
 

@@ -9,17 +9,16 @@ where windows overlap.
 Layout. Images are NCHW at the API, but the helpers work channels-last
 (N, H, W, C): a window's C values are then contiguous in memory, so each
 copy moves long runs of bytes, and the column order is (kh, kw, C). The
-weights are permuted to match (``W.transpose(0, 2, 3, 1)``). Measured on a
-2-core CPU this gather is about 3x cheaper than (C, kh, kw)-ordered columns
-built from NCHW.
+weights are permuted to match (``W.transpose(0, 2, 3, 1)``); the gather is
+then several times cheaper than (C, kh, kw)-ordered columns built from NCHW
+(benchmarks/RESULTS.md).
 
 Vectorisation. ``im2col`` makes no loop at all: the windows are one strided
 *view* of the image, shaped (N, Ho, Wo, kh, kw, C) with strides
 (sN, s*sH, s*sW, sH, sW, sC), where (sN, sH, sW, sC) are the image's strides,
 and a single reshape copies it into the column matrix. In that view the
 (kw, C) axes of a window row are contiguous in memory, so the copy moves runs
-of kw*C values (measured: 3x faster than one copy per kernel offset, which
-moves runs of C). ``col2im`` cannot be a view (windows overlap, and the
+of kw*C values, not the runs of C that one copy per kernel offset would move. ``col2im`` cannot be a view (windows overlap, and the
 overlapping values must be *summed*), so it loops over the kh*kw kernel
 offsets: for offset (i, j) the pixels at that position of every window are one
 strided view ``out[:, i : i + s*(Ho-1)+1 : s, j : j + s*(Wo-1)+1 : s, :]``,

@@ -47,7 +47,7 @@ class BatchNorm(Layer):
     * rows: the arrays are seen as (N, C*L) rows (L = H*W), and each per-channel
       vector (mu, istd, gamma, ...) is laid out once as a (C*L,) row in the same
       order, so every elementwise pass runs over long contiguous rows instead of
-      broadcasting a (C, 1) column (measured: 1.7x faster);
+      broadcasting a (C, 1) column (faster: benchmarks/RESULTS.md);
     * sums: the per-channel sums are ``einsum`` contractions (no temporary for
       G * xhat; twice as fast as ``sum(axis=(0, 2))``);
     * threads: on big batches the sums and the passes are split over the batch
@@ -86,8 +86,8 @@ class BatchNorm(Layer):
     @staticmethod
     def _row(v, size: int, channels_last: bool):
         """A per-channel (C,) vector laid out like one sample's (C*L,) row, so each
-        elementwise pass runs over long contiguous rows (measured: 1.7x faster than
-        broadcasting a (C, 1) column over (N, C, L))."""
+        elementwise pass runs over long contiguous rows instead of broadcasting a
+        (C, 1) column over (N, C, L)."""
         xp = B.get_backend()
         k = size // v.shape[0]
         return xp.tile(v, k) if channels_last else xp.repeat(v, k)

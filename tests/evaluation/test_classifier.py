@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
 
-from npgan import backend as B
-from npgan.evaluation import classifier
-from npgan.data import fashion_mnist
-
 from helpers import synthetic_fashion
+from npgan import backend as B
+from npgan.data import fashion_mnist
+from npgan.evaluation import classifier
 
 
 @pytest.fixture(scope="module")

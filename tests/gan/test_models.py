@@ -1,13 +1,11 @@
 import math
 
 import numpy as np
-
 import pytest
 
+from helpers import assert_grads_ok
 from npgan import backend as B
 from npgan.gan import GANTrainer, dcgan28_discriminator, dcgan28_generator, mlp_discriminator, mlp_generator
-
-from helpers import assert_grads_ok
 
 
 def test_dcgan28_shapes(backend_name):

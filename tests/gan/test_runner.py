@@ -130,7 +130,6 @@ def test_python_dash_m_entry_point(tmp_path):
 
 # ----------------------------------------------------------------------------- image runs
 from helpers import synthetic_fashion  # noqa: E402
-
 from npgan.evaluation import classifier  # noqa: E402
 
 

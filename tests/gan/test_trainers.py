@@ -10,6 +10,7 @@ from npgan.gan import GANTrainer, MMDTrainer, mlp_discriminator, mlp_generator
 from npgan.gradcheck import compare, numerical_gradient
 from npgan.losses import mmd2
 
+
 def assert_param_grads(f, named_params):
     """f() returns a loss and fills the parameters' .grad; compare with central differences.
 
@@ -56,7 +57,6 @@ def test_every_gan_option_trains(backend_name, opts):
 def test_mmd_trainer_trains(backend_name):
     """A few hundred steps of MMD descent bring the generated samples closer to the data:
     MMD^2 on fresh samples (not the training batches) falls to under half its start."""
-    from npgan.losses import mmd2
     B.seed(0)
     ds = get_dataset("ring8")
     t = MMDTrainer(mlp_generator(2, 2, 32, 2), 2, lr=1e-2)

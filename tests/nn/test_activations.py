@@ -3,10 +3,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import assert_grads_ok, split_work
 from npgan import backend as B
 from npgan import nn
-
-from helpers import assert_grads_ok, split_work
 
 shapes = st.lists(st.integers(1, 4), min_size=1, max_size=4).map(tuple)
 

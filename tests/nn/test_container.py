@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
 
+from helpers import assert_grads_ok
 from npgan import backend as B
 from npgan import nn
-
-from helpers import assert_grads_ok
 
 
 def dcgan_like_generator(z=4):

@@ -3,11 +3,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from helpers import assert_grads_ok
 from npgan import backend as B
 from npgan import nn
 from npgan.nn.im2col import col2im, im2col, pad_nhwc
-
-from helpers import assert_grads_ok
 
 k = st.integers(1, 5)
 s = st.integers(1, 3)
@@ -127,14 +126,18 @@ def test_backward_accumulates_gradients(f64):
     conv = nn.Conv2D(2, 3, 3, padding=1)
     x1, x2 = B.normal((2, 2, 5, 5)), B.normal((2, 2, 5, 5))
     g = B.normal((2, 3, 5, 5))
-    conv.forward(x1); conv.backward(g)
+    conv.forward(x1)
+    conv.backward(g)
     g1 = B.to_numpy(conv.weight.grad).copy()
     conv.zero_grad()
-    conv.forward(x2); conv.backward(g)
+    conv.forward(x2)
+    conv.backward(g)
     g2 = B.to_numpy(conv.weight.grad).copy()
     conv.zero_grad()
-    conv.forward(x1); conv.backward(g)
-    conv.forward(x2); conv.backward(g)
+    conv.forward(x1)
+    conv.backward(g)
+    conv.forward(x2)
+    conv.backward(g)
     np.testing.assert_allclose(B.to_numpy(conv.weight.grad), g1 + g2, rtol=1e-12)
     conv.zero_grad()
     assert float(abs(conv.weight.grad).max()) == 0.0

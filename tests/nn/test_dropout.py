@@ -3,10 +3,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import assert_grads_ok
 from npgan import backend as B
 from npgan import nn
-
-from helpers import assert_grads_ok
 
 
 @given(p=st.floats(0.0, 0.9), n=st.integers(1, 5), d=st.integers(1, 6))

@@ -3,10 +3,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from helpers import assert_grads_ok, split_work
 from npgan import backend as B
 from npgan import nn
-
-from helpers import assert_grads_ok, split_work
 
 
 @given(n=st.integers(2, 5), c=st.integers(1, 4), spatial=st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))),

@@ -3,10 +3,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import assert_grads_ok
 from npgan import backend as B
 from npgan import nn
-
-from helpers import assert_grads_ok
 
 
 @given(n=st.integers(1, 4), c=st.integers(1, 3), h=st.integers(1, 4), w=st.integers(1, 4))
