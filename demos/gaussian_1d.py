@@ -26,6 +26,7 @@ from npgan import backend as B  # noqa: E402
 from npgan.data import get_dataset  # noqa: E402
 from npgan.evaluation.plot import pyplot, save_figure  # noqa: E402
 from npgan.gan import GANTrainer, mlp_discriminator, mlp_generator  # noqa: E402
+from npgan.training import fit  # noqa: E402
 
 
 def snapshot(gan, ds, grid, bins):
@@ -65,14 +66,14 @@ def main(argv=None):
     bins = B.host.linspace(-1.0, 7.0, 81)
     stages = sorted({0, args.steps // 30, args.steps // 6, args.steps})
     shots = {}
-    from tqdm import tqdm
-    for step in tqdm(range(args.steps + 1), desc="1-D GAN", unit="step"):
+
+    def step_fn(step):  # a snapshot before the step, at each stage
         if step in stages:
             shots[step] = snapshot(gan, ds, grid, bins)
-        if step < args.steps:
-            for o in (gan.g_opt, gan.d_opt):
-                o.lr = 1e-3 * (1 - step / args.steps) + 1e-5
-            gan.train_step(ds.sample(256 * args.d_steps))
+        return gan.train_step(ds.sample(gan.rows_per_step(256)))
+
+    fit(step_fn, gan.optimizers(), lr=1e-3, total=args.steps, progress="1-D GAN")  # lr decays to 0
+    shots[args.steps] = snapshot(gan, ds, grid, bins)
 
     plt = pyplot()
     os.makedirs(args.out, exist_ok=True)
