@@ -12,7 +12,7 @@ setup(
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6"],
         "plot": ["matplotlib>=3.5"],
-        "gpu": ["cupy-cuda12x"],
+        "gpu": ["cupy-cuda12x[ctk]"],
         "lint": ["ruff>=0.5"],
     },
     entry_points={"console_scripts": ["npgan=npgan.cli:main"]},

@@ -53,9 +53,10 @@ def main(argv=None):
                     help="k discriminator steps per generator step (Algorithm 1); k=5 keeps D near D*")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/demos/gaussian_1d")
-    ap.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
+    ap.add_argument("--backend", choices=["numpy", "cupy"], help="array backend (default: the current one)")
     args = ap.parse_args(argv)
-    B.set_backend(args.backend)
+    if args.backend:
+        B.set_backend(args.backend)
     B.seed(args.seed)
     ds = get_dataset("gauss1d")
     G, D = mlp_generator(1, 1, 64, 2), mlp_discriminator(1, 64, 2)

@@ -58,7 +58,8 @@ DEMO_CHANGES = {("grid25", "gan"): {"batch_size": 512, "noise": "normal"}}
 def run_one(job):
     """One training run; returns (data, name, snapshots, final record, seconds)."""
     data, name, opts, args = job
-    B.set_backend(args.backend)
+    if args.backend:
+        B.set_backend(args.backend)
     opts = {**DEMO_CHANGES.get((data, opts["trainer"]), {}), **opts}
     cfg = make_config(data=data, steps=args.steps, seed=args.seed,
                       log_every=max(1, args.steps // args.stages), **opts)
@@ -79,13 +80,13 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", nargs="+", default=["ring8", "grid25"])
     ap.add_argument("--out", default="runs/demos/mode_collapse")
-    ap.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
+    ap.add_argument("--backend", choices=["numpy", "cupy"], help="array backend (default: the current one)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="runs trained side by side (numpy only; default: one per core)")
     args = ap.parse_args(argv)
     ap_jobs = [(data, name, opts, args) for data in args.data for name, opts in TRAINERS]
     order = sorted(range(len(ap_jobs)), key=lambda i: ap_jobs[i][0] != "grid25")  # longest runs first
-    workers = 1 if args.backend == "cupy" else min(args.jobs, len(ap_jobs))
+    workers = 1 if (args.backend or B.backend_name()) == "cupy" else min(args.jobs, len(ap_jobs))
     print(f"training {len(ap_jobs)} runs of {args.steps} steps, {workers} at a time ...", flush=True)
     if workers > 1:
         import multiprocessing

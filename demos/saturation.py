@@ -45,7 +45,7 @@ def run(loss, steps, seed, optimizer, lr_sgd):
     history = []
     for _ in range(steps):
         s = gan.train_step(ds.sample(5 * 128))
-        history.append((s["g_grad_norm"], s["d_fake"], float(B.to_numpy(gan.sample(2000)).mean())))
+        history.append((float(s["g_grad_norm"]), float(s["d_fake"]), float(B.to_numpy(gan.sample(2000)).mean())))
     return history
 
 
@@ -54,13 +54,14 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="runs/demos/saturation")
-    ap.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
+    ap.add_argument("--backend", choices=["numpy", "cupy"], help="array backend (default: the current one)")
     ap.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"],
                     help="generator optimiser: SGD with momentum 0.5 as in the 2014 paper (default), "
                          "or Adam, whose per-parameter scaling largely hides the small gradients")
     ap.add_argument("--lr-sgd", type=float, default=0.01)
     args = ap.parse_args(argv)
-    B.set_backend(args.backend)
+    if args.backend:
+        B.set_backend(args.backend)
     runs = {loss: run(loss, args.steps, args.seed, args.optimizer, args.lr_sgd)
             for loss in ("minimax", "non_saturating")}
 

@@ -1,5 +1,10 @@
 r"""Losses, each returning ``(value, gradient)`` so backprop starts from an explicit dL/d(input).
 
+The value is a 0-d array of the current backend, not a Python float: on a GPU,
+reading it (``float(value)``) makes the host wait for the device, so a training
+step leaves it on the device and the training loop reads its statistics once per
+logging step.
+
 Sigmoid cross-entropy on logits
 -------------------------------
 For a logit x and a (possibly soft) target t in [0, 1], with s = sigmoid(x)::
@@ -55,14 +60,14 @@ def sigmoid_cross_entropy(logits, targets):
 
     ``targets`` is an array of the logits' shape with values in [0, 1] (soft
     targets such as 0.9 allowed, for label smoothing) or a single number used
-    for every element. Returns ``(loss, grad_logits)``: a Python float and
+    for every element. Returns ``(loss, grad_logits)``: a 0-d array and
     dL/dlogits, an array of the logits' shape. Finite for |logits| up to 1e4
     and beyond.
     """
     t = _check_pair(logits, targets, "sigmoid_cross_entropy")
     m = logits.size
     per_element = softplus(logits) - logits * t
-    loss = float(per_element.sum()) / m
+    loss = per_element.sum() / m
     grad = (sigmoid(logits) - t) / m
     return loss, grad
 
@@ -98,10 +103,14 @@ def softmax_cross_entropy(logits, labels):
                          f"dtype, received {tuple(labels.shape)} {labels.dtype.name}")
     if n == 0:
         raise ValueError("softmax_cross_entropy: received an empty batch")
+    lo, hi = int(labels.min()), int(labels.max())  # before indexing: CuPy would wrap around
+    if lo < 0 or hi >= k:
+        raise ValueError(f"softmax_cross_entropy: labels must be in [0, {k}) for {k} classes, "
+                         f"received labels from {lo} to {hi}")
     xp = B.get_backend()
     logp = log_softmax(logits)
     rows = xp.arange(n)
-    loss = -float(logp[rows, labels].sum()) / n
+    loss = -logp[rows, labels].sum() / n
     grad = xp.exp(logp)
     grad[rows, labels] -= 1.0
     grad *= 1.0 / n
@@ -168,9 +177,9 @@ def mmd2(x, y, bandwidths=DEFAULT_BANDWIDTHS):
     kxy, wxy = _kernel(x, y, bandwidths)
     nb = len(bandwidths)
     # the diagonal of a self-kernel is exactly nb (distance 0); remove it from the sums
-    kxx_sum = float(kxx.sum()) - nb * n
-    kyy_sum = float(kyy.sum()) - nb * m
-    value = kxx_sum / (n * (n - 1)) + kyy_sum / (m * (m - 1)) - 2.0 * float(kxy.sum()) / (n * m)
+    kxx_sum = kxx.sum() - nb * n
+    kyy_sum = kyy.sum() - nb * m
+    value = kxx_sum / (n * (n - 1)) + kyy_sum / (m * (m - 1)) - 2.0 * kxy.sum() / (n * m)
     idx = xp.arange(n)
     wxx[idx, idx] = 0  # the i == j terms are excluded (and are zero anyway, x_i - x_i = 0)
     grad = (-2.0 / (n * (n - 1))) * (wxx.sum(axis=1)[:, None] * x - wxx @ x)

@@ -171,8 +171,9 @@ class Adam(Optimizer):
         p -= tmp
 
 
-def grad_norm(params) -> float:
-    """Global L2 norm of the gradients: sqrt(sum over parameters of sum(grad^2))."""
+def grad_norm(params):
+    """Global L2 norm of the gradients, sqrt(sum over parameters of sum(grad^2)), as a 0-d
+    array of the current backend (``float()`` reads it; on a GPU only then does the host wait)."""
     xp = B.get_backend()
     # a dot product per array: BLAS, no squared temporary
-    return math.sqrt(sum(float(xp.vdot(p.grad.ravel(), p.grad.ravel())) for p in params))
+    return xp.sqrt(sum(xp.vdot(p.grad.ravel(), p.grad.ravel()) for p in params))

@@ -5,6 +5,10 @@ each step set on the optimisers first (``learning_rate``: constant, or decayed l
 to 0 at ``total``); averages the figures each step returns over every logging interval
 and hands the averages to ``on_log`` every ``log_every`` steps and at the last step; and
 shows a progress bar (tqdm) whose postfix ``on_log`` may set.
+
+The figures a step returns may be 0-d device arrays: they are summed where they live
+and converted to Python floats once per logging step, so on a GPU a step that does not
+log never waits for the device.
 """
 
 from __future__ import annotations
@@ -42,13 +46,13 @@ def fit(step_fn, optimizers, *, lr: float, total: int, start: int = 0, stop: int
                 opt.lr = rate
             for k, v in step_fn(step).items():
                 if k != "step":
-                    sums[k] = sums.get(k, 0.0) + v
+                    sums[k] = sums[k] + v if k in sums else v
             count += 1
             if bar is not None:
                 bar.update(1)
             done = step + 1
             if on_log is not None and log_every and (done % log_every == 0 or done == total):
-                postfix = on_log(done, {"lr": rate, **{k: v / count for k, v in sums.items()}})
+                postfix = on_log(done, {"lr": rate, **{k: float(v) / count for k, v in sums.items()}})
                 sums, count = {}, 0
                 if bar is not None and postfix:
                     bar.set_postfix(postfix)

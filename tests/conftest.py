@@ -36,6 +36,24 @@ def backend_name(request):
     B.set_backend(previous)
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_backend(request):
+    """``backend_name`` for a module-scoped fixture (an expensive set-up made once per backend)."""
+    previous = B.backend_name()
+    B.set_backend(request.param)
+    yield request.param
+    B.set_backend(previous)
+
+
+@pytest.fixture
+def numpy_backend():
+    """For the few tests about NumPy itself (threads, host memory): NumPy whatever is current."""
+    previous = B.backend_name()
+    B.set_backend("numpy")
+    yield "numpy"
+    B.set_backend(previous)
+
+
 @pytest.fixture
 def f64(backend_name):
     """float64 on each backend, seeded: the setting for gradient checks."""

@@ -49,16 +49,24 @@ def _load_cupy():
         count = cupy.cuda.runtime.getDeviceCount()
         if count < 1:
             raise RuntimeError("0 CUDA devices found")
-        cupy.zeros(1).sum().item()  # a real round trip: driver, context and kernel launch
+        cupy.zeros(1).sum().item()  # a real round trip: driver, context, kernel compile and launch
     except Exception as exc:
-        msg = (
-            "backend 'cupy' is unavailable: CuPy is installed but no usable CUDA device "
-            f"was found ({type(exc).__name__}: {exc})"
-        )
+        msg = f"backend 'cupy' is unavailable: {_diagnose(exc)} ({type(exc).__name__}: {exc})"
         _cupy_cache["error"] = msg
         raise BackendUnavailableError(msg) from None
     _cupy_cache["module"] = cupy
     return cupy
+
+
+def _diagnose(exc) -> str:
+    """Which part of a GPU set-up is missing, from the error CuPy raised."""
+    text = str(exc)
+    if "InsufficientDriver" in text or "libcuda.so" in text:
+        return "the NVIDIA driver is missing or older than this CuPy build needs"
+    if any(s in text for s in ("nvrtc", "cannot open shared object", "libcu", "CUDA_PATH")):
+        return ("a CUDA library is missing: install CuPy with its CUDA libraries, "
+                "pip install 'cupy-cuda12x[ctk]' (the gpu extra), or the CUDA toolkit")
+    return "CuPy is installed but no CUDA device was found"
 
 
 def cupy_unavailable_reason() -> str | None:

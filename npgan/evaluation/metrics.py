@@ -127,7 +127,7 @@ def off_mode_profile(samples, modes, std: float) -> dict:
 
 def mmd2(samples, data, bandwidths=DEFAULT_BANDWIDTHS) -> float:
     """Unbiased MMD^2 between two sample sets (current backend or host arrays)."""
-    return _mmd2(B.asarray(samples), B.asarray(data), bandwidths)[0]
+    return float(_mmd2(B.asarray(samples), B.asarray(data), bandwidths)[0])
 
 
 def evaluate(samples, dataset, n_mmd: int = 2500) -> dict:

@@ -111,8 +111,8 @@ class GANTrainer(Trainer):
             loss_fake, g = self.loss.discriminator_fake(out_fake)
             D.backward(g)  # adds to the real pass's gradients
         return {"d_loss": loss_real + loss_fake,
-                "d_real": float(self.loss.probability(out_real).mean()),
-                "d_fake": float(self.loss.probability(out_fake).mean())}
+                "d_real": self.loss.probability(out_real).mean(),
+                "d_fake": self.loss.probability(out_fake).mean()}
 
     def discriminator_step(self, real) -> dict:
         """One update of D on a real minibatch and as many fakes: minimise L_D."""
@@ -121,7 +121,7 @@ class GANTrainer(Trainer):
         self.d_opt.step()
         return stats
 
-    def generator_gradients(self, real, z=None) -> float:
+    def generator_gradients(self, real, z=None):
         """L_G on as many fakes as ``real`` has rows, and its gradients in G's ``.grad``
         (zeroed first). Only the size of ``real`` is used: G's loss sees fakes alone.
 

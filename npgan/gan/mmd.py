@@ -53,7 +53,7 @@ class MMDTrainer(Trainer):
     def _parts(self):
         return [("G", self.generator), ("opt_g", self.g_opt)]
 
-    def generator_gradients(self, real, z=None) -> float:
+    def generator_gradients(self, real, z=None):
         """MMD^2(G(z), real) on as many fakes as ``real`` has rows, and its gradients in G's
         ``.grad`` (zeroed first)."""
         G = self.generator

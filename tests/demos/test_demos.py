@@ -17,20 +17,20 @@ def load(name):
     return mod
 
 
-def test_gaussian_1d(tmp_path):
+def test_gaussian_1d(tmp_path, backend_name):
     load("gaussian_1d").main(["--steps", "30", "--d-steps", "2", "--out", str(tmp_path)])
     assert (tmp_path / "stages.png").stat().st_size > 10_000
     assert (tmp_path / "transform.png").stat().st_size > 10_000
 
 
-def test_saturation(tmp_path, capsys):
+def test_saturation(tmp_path, capsys, backend_name):
     load("saturation").main(["--steps", "16", "--out", str(tmp_path)])
     assert (tmp_path / "saturation_sgd.png").stat().st_size > 10_000
     out = capsys.readouterr().out
     assert "minimax" in out and "non_saturating" in out
 
 
-def test_mode_collapse(tmp_path, capsys):
+def test_mode_collapse(tmp_path, capsys, backend_name):
     load("mode_collapse").main(["--steps", "20", "--stages", "2", "--data", "ring8", "--jobs", "1",
                                 "--out", str(tmp_path)])
     assert (tmp_path / "mode_collapse.png").stat().st_size > 10_000

@@ -8,7 +8,8 @@ from npgan.evaluation import classifier
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, module_backend):
+    """A classifier trained on synthetic Fashion-MNIST, once per backend."""
     folder = synthetic_fashion(tmp_path_factory.mktemp("fashion"))
     train, test = fashion_mnist("train", str(folder)), fashion_mnist("test", str(folder))
     clf = classifier.train(train, test, epochs=2, batch_size=32, lr=2e-3, progress=False, log=lambda m: None)

@@ -21,7 +21,7 @@ def small(**kw):
 
 
 @pytest.mark.parametrize("trainer", ["gan", "mmd"])
-def test_resume_equals_uninterrupted(tmp_path, trainer):
+def test_resume_equals_uninterrupted(tmp_path, trainer, backend_name):
     # with BatchNorm in G: its running statistics are part of the saved state too
     cfg = small(trainer=trainer, pack=2 if trainer == "gan" else 1, g_batchnorm=True)
     train(cfg, tmp_path / "full", progress=False, plots=False)
@@ -39,7 +39,7 @@ def test_resume_equals_uninterrupted(tmp_path, trainer):
     assert [json.loads(x)["step"] for x in cut_log] == [5, 10, 15, 20]
 
 
-def test_cli_train_sample_evaluate(tmp_path, capsys):
+def test_cli_train_sample_evaluate(tmp_path, capsys, backend_name):
     out = tmp_path / "run"
     assert main(["train", "--data", "grid25", "--out", str(out), "--steps", "10", "--log-every", "5",
                  "--hidden", "16", "--depth", "1", "--batch-size", "32", "--g-batchnorm",
@@ -59,7 +59,7 @@ def test_cli_train_sample_evaluate(tmp_path, capsys):
     assert result["step"] == 10 and set(result) >= {"modes", "high_quality", "reverse_kl", "mmd2"}
 
 
-def test_cli_bandwidths_and_betas_reach_the_mmd_trainer_and_its_checkpoint(tmp_path):
+def test_cli_bandwidths_and_betas_reach_the_mmd_trainer_and_its_checkpoint(tmp_path, backend_name):
     out = tmp_path / "run"
     assert main(["train", "--trainer", "mmd", "--bandwidths", "0.1", "0.3", "--betas", "0.9", "0.99",
                  "--out", str(out), "--steps", "4", "--log-every", "2", "--hidden", "8", "--depth", "1",
@@ -69,7 +69,7 @@ def test_cli_bandwidths_and_betas_reach_the_mmd_trainer_and_its_checkpoint(tmp_p
     assert trainer.g_opt.betas == (0.9, 0.99) and cfg["betas"] == [0.9, 0.99]
 
 
-def test_cli_resume_extends_a_run(tmp_path, capsys):
+def test_cli_resume_extends_a_run(tmp_path, capsys, backend_name):
     out = tmp_path / "run"
     args = ["--hidden", "8", "--depth", "1", "--batch-size", "16", "--log-every", "5", "--no-progress"]
     assert main(["train", "--out", str(out), "--steps", "5"] + args) == 0
@@ -152,7 +152,7 @@ def image_cfg(fashion, **kw):
     return make_config(**base)
 
 
-def test_image_run_writes_a_grid_per_logging_step_and_the_fd(tmp_path, fashion):
+def test_image_run_writes_a_grid_per_logging_step_and_the_fd(tmp_path, fashion, backend_name):
     cfg = image_cfg(fashion)
     assert cfg["model"] == "dcgan" and cfg["lr"] == 2e-4 and cfg["betas"] == [0.5, 0.999]
     final = train(cfg, tmp_path, progress=False)
@@ -167,7 +167,7 @@ def test_image_run_writes_a_grid_per_logging_step_and_the_fd(tmp_path, fashion):
 
 
 @pytest.mark.parametrize("model", ["dcgan", "mlp"])
-def test_image_resume_equals_uninterrupted(tmp_path, fashion, model):
+def test_image_resume_equals_uninterrupted(tmp_path, fashion, model, backend_name):
     cfg = image_cfg(fashion, model=model, hidden=16, depth=1, pack=2)
     train(cfg, tmp_path / "full", progress=False, plots=False)
     train(cfg, tmp_path / "cut", progress=False, plots=False, until=2)
@@ -180,14 +180,14 @@ def test_image_resume_equals_uninterrupted(tmp_path, fashion, model):
     assert grids == ["step_000002.png", "step_000004.png"]
 
 
-def test_image_run_without_a_classifier_says_so(tmp_path, fashion):
+def test_image_run_without_a_classifier_says_so(tmp_path, fashion, backend_name):
     notes = []
     final = train(image_cfg(fashion, classifier=str(tmp_path / "none.npz"), steps=2), tmp_path / "run",
                   progress=False, plots=False, log=notes.append)
     assert "fd" not in final and len(notes) == 1 and "npgan train-classifier" in notes[0]
 
 
-def test_cli_image_sample_png_and_evaluate(tmp_path, fashion, capsys):
+def test_cli_image_sample_png_and_evaluate(tmp_path, fashion, capsys, backend_name):
     folder, clf = fashion
     out = tmp_path / "run"
     assert main(["train", "--data", "fashion-mnist", "--data-dir", folder, "--classifier", clf,

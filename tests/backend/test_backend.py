@@ -56,16 +56,17 @@ def test_unknown_backend_is_refused():
 
 @pytest.fixture
 def fresh_cupy_cache(monkeypatch):
+    saved = dict(B.arrays._state)
     monkeypatch.setattr(B.arrays, "_cupy_cache", {})
-    yield
-    B.set_backend("numpy")
+    yield saved["name"]
+    B.arrays._state.update(saved)  # the backend current before the test, whichever it was
 
 
 def test_cupy_not_installed_gives_clear_error(monkeypatch, fresh_cupy_cache):
     monkeypatch.setitem(sys.modules, "cupy", None)  # makes `import cupy` raise ImportError
     with pytest.raises(B.BackendUnavailableError, match="not installed"):
         B.set_backend("cupy")
-    assert B.backend_name() == "numpy"
+    assert B.backend_name() == fresh_cupy_cache
 
 
 def test_cupy_without_device_gives_clear_error(monkeypatch, fresh_cupy_cache):
@@ -75,10 +76,35 @@ def test_cupy_without_device_gives_clear_error(monkeypatch, fresh_cupy_cache):
     fake = types.ModuleType("cupy")
     fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=no_device))
     monkeypatch.setitem(sys.modules, "cupy", fake)
-    with pytest.raises(B.BackendUnavailableError, match="no usable CUDA device"):
+    with pytest.raises(B.BackendUnavailableError, match="no CUDA device"):
         B.set_backend("cupy")
-    assert B.backend_name() == "numpy"
+    assert B.backend_name() == fresh_cupy_cache
     assert not B.cupy_available()
+
+
+def _fake_cupy(round_trip_error):
+    """A CuPy that finds one device but fails its first kernel with ``round_trip_error``."""
+    def zeros(n):
+        raise round_trip_error
+
+    fake = types.ModuleType("cupy")
+    fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1))
+    fake.zeros = zeros
+    return fake
+
+
+@pytest.mark.parametrize("error,message", [
+    (RuntimeError("CuPy failed to load libnvrtc.so.12: OSError: libnvrtc.so.12: cannot open shared "
+                  "object file"), "a CUDA library is missing"),
+    (RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient"),
+     "the NVIDIA driver is missing or older than this CuPy build needs"),
+])
+def test_cupy_errors_name_the_missing_part(monkeypatch, fresh_cupy_cache, error, message):
+    monkeypatch.setitem(sys.modules, "cupy", _fake_cupy(error))
+    with pytest.raises(B.BackendUnavailableError, match=message) as info:
+        B.set_backend("cupy")
+    assert str(error).split(":")[0] in str(info.value)  # CuPy's own words follow, for a bug report
+    assert B.backend_name() == fresh_cupy_cache
 
 
 def test_dtype_switch(backend_name):
@@ -118,7 +144,7 @@ def test_seed_reproduces_draws_and_state_restores(backend_name):
     assert not np.array_equal(B.to_numpy(B.normal((4, 5))), a)
 
 
-def test_layer_refuses_array_of_other_backend(monkeypatch):
+def test_layer_refuses_array_of_other_backend(monkeypatch, numpy_backend):
     layer = nn.Dense(3, 2)
     x = np.zeros((4, 3), dtype=np.float32)
     monkeypatch.setitem(B.arrays._state, "name", "cupy")  # pretend the current backend is cupy
@@ -137,7 +163,7 @@ def test_layer_refuses_non_array_and_wrong_dtype(backend_name):
         layer.forward(x64)
 
 
-def test_parallel_for_covers_the_range_once_and_reraises():
+def test_parallel_for_covers_the_range_once_and_reraises(numpy_backend):
     seen = []
     previous = B.num_threads()
     try:
