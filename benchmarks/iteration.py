@@ -18,7 +18,10 @@ run with the same structure. Columns:
   once (G step, D frozen)), divided by time. PyTorch also computes D's weight
   gradients in the G step (9 F_D); the same FLOP count is used for both, so its
   GFLOP/s is a lower bound;
-* peak MB: peak of NumPy allocations during one npgan iteration (tracemalloc);
+* peak MB: on the CPU, the peak of NumPy allocations during one npgan iteration
+  (tracemalloc); on the GPU, what CuPy's memory pool holds after one iteration started
+  from an emptied pool (the pool keeps freed blocks, so this is the iteration's peak
+  plus the model, its gradients and Adam's state);
 * torch ms, npgan/torch: the ratio the targets are stated in;
 * load: CPU share used by *other* processes while timing (rerun above a few %).
 """
@@ -140,6 +143,31 @@ def peak_mb(fn):
     return peak / 2**20
 
 
+def gpu_pool_mb(fn):
+    """MB held by CuPy's default memory pool after fn(), started from an emptied pool."""
+    import cupy
+
+    from npgan import backend as B
+    pool = cupy.get_default_memory_pool()
+    B.synchronize()
+    pool.free_all_blocks()
+    fn()
+    B.synchronize()
+    return pool.total_bytes() / 2**20
+
+
+def tf32_line(torch, backends) -> str:
+    """Whether TF32 is on in the matrix products of each side (GPU only)."""
+    import os
+    if "cupy" not in backends:
+        return ""
+    line = f"; TF32: CuPy {'on' if os.environ.get('CUPY_TF32') == '1' else 'off'} (CUPY_TF32)"
+    if torch is not None and torch.cuda.is_available():
+        line += (f", PyTorch matmul {'on' if torch.backends.cuda.matmul.allow_tf32 else 'off'}, "
+                 f"cuDNN {'on' if torch.backends.cudnn.allow_tf32 else 'off'}")
+    return line
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
@@ -162,7 +190,8 @@ def main(argv=None):
             pass
     backends = args.backends or B.available_backends()
     print(f"# {machine_line()}; {args.threads} thread(s); float32; {time.strftime('%Y-%m-%d')}; "
-          f"torch {torch.__version__ if torch else 'not used' if args.no_torch else 'not installed'}; {allocator}")
+          f"torch {torch.__version__ if torch else 'not used' if args.no_torch else 'not installed'}; {allocator}"
+          f"{tf32_line(torch, backends)}")
     print(f"{'model':<9}{'batch':>6}{'backend':>8}{'ms/iter':>10}{'samples/s':>11}{'GFLOP/s':>9}"
           f"{'peak MB':>9}{'torch ms':>10}{'npgan/torch':>12}{'load':>7}")
     cpu_ms = {}
@@ -178,7 +207,7 @@ def main(argv=None):
                                             repeat=args.repeat, warmup=2)
                     else:
                         ours = time_fn(step, B.synchronize, args.repeat, warmup=2)
-                mem = peak_mb(step) if backend_name == "numpy" else float("nan")
+                mem = peak_mb(step) if backend_name == "numpy" else gpu_pool_mb(step)
                 extra = ""
                 if backend_name == "numpy":
                     cpu_ms[(name, batch)] = ours

@@ -53,3 +53,29 @@ def test_mode_profile_script_prints_a_row_per_checkpoint(tmp_path):
     assert out.returncode == 0, out.stderr
     row = out.stdout.splitlines()[-1].split()
     assert row[0].endswith("checkpoint.npz") and len(row) == 5 and row[1].endswith("%")
+
+
+def test_gpu_check_says_in_one_line_that_no_device_is_usable(tmp_path):
+    from npgan import backend as B
+    if B.cupy_available():
+        import pytest
+        pytest.skip("a CUDA device is usable here: gpu_check runs its checks instead")
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 3
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gpu_check: no usable CUDA device: ")
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_gpu_check_compares_runs_by_modes_and_quality():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from gpu_check import same_run
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    cpu = {"modes": 8, "high_quality": 0.985}
+    assert same_run(cpu, {"modes": 8, "high_quality": 0.97})
+    assert not same_run(cpu, {"modes": 8, "high_quality": 0.96})      # 2.5 points apart
+    assert not same_run(cpu, {"modes": 7, "high_quality": 0.985})
+    assert not same_run({}, {})                                         # a run that failed
