@@ -39,6 +39,28 @@ def test_resume_equals_uninterrupted(tmp_path, trainer, backend_name):
     assert [json.loads(x)["step"] for x in cut_log] == [5, 10, 15, 20]
 
 
+@pytest.mark.skipif(not B.cupy_available(), reason="needs CuPy and a CUDA device")
+def test_a_run_moves_between_backends(tmp_path):
+    """A run checkpointed on the GPU resumes on the CPU, and back: the same modes and the same
+    step count, whichever device wrote the checkpoint."""
+    cfg = small(steps=30, log_every=10)
+    B.set_backend("cupy")
+    try:
+        train(cfg, tmp_path / "run", progress=False, plots=False, until=10)
+    finally:
+        B.set_backend("numpy")
+    train(cfg, tmp_path / "run", resume=True, progress=False, plots=False, until=20)
+    assert from_checkpoint(tmp_path / "run" / "checkpoint.npz")[0].step == 20
+    B.set_backend("cupy")
+    try:
+        final = train(cfg, tmp_path / "run", resume=True, progress=False, plots=False)
+        trainer = from_checkpoint(tmp_path / "run" / "checkpoint.npz")[0]
+        assert B.array_backend(trainer.generator.parameters()[0].data) == "cupy"
+    finally:
+        B.set_backend("numpy")
+    assert final["step"] == 30 and trainer.step == 30
+
+
 def test_cli_train_sample_evaluate(tmp_path, capsys, backend_name):
     out = tmp_path / "run"
     assert main(["train", "--data", "grid25", "--out", str(out), "--steps", "10", "--log-every", "5",
