@@ -28,6 +28,12 @@ Randomness: the generator state is restored before every forward pass, so a
 Dropout layer draws the same mask each time; BatchNorm's running statistics
 are restored afterwards.
 
+Second order (``double_gradcheck``), as Chainer's ``check_double_backward``: with
+random G (y's shape) and ggx (x's shape), the scalar S = sum(ggx * dx), where
+dx = backward(G) is recomputed from a fresh forward pass, has the gradients that
+``double_backward(ggx, G)`` claims: dS/dG (its first result), dS/dx (its second)
+and dS/dθ (added to ``.grad``). Each is checked by the same central differences.
+
 Example::
 
     from npgan import backend, nn
@@ -187,4 +193,47 @@ def gradcheck_loss(loss_fn, logits, targets, eps: float = 1e-6, max_checks=None,
     name = getattr(loss_fn, "__name__", "loss")
     report = GradcheckReport(name)
     report.rows.append(compare("input", analytic, num, count))
+    return report
+
+
+def double_gradcheck(layer, x, training: bool = True, eps: float = 1e-6, seed: int = 0,
+                     max_checks=None) -> GradcheckReport:
+    """Check ``layer.double_backward`` for its grad_out, its input and every parameter at
+    input ``x``: the gradients of S = sum(ggx * backward(G)) for random G and ggx."""
+    from .nn.module import frozen, record_backward
+    _require_float64(x, "the input")
+    x = x.copy()
+    rng_state = B.get_rng_state()
+    buffers = [(name, a.copy()) for name, a in layer.named_buffers()]
+    host = B.host.random.default_rng(seed)
+    B.set_rng_state(rng_state)
+    y = layer.forward(x, training=training)
+    G = B.asarray(host.standard_normal(y.shape), dtype=y.dtype)
+    ggx = B.asarray(host.standard_normal(x.shape), dtype=x.dtype)
+
+    def input_grad():
+        B.set_rng_state(rng_state)
+        layer.forward(x, training=training)
+        with frozen(layer):
+            return layer.backward(G)
+
+    def s():
+        return float((input_grad() * ggx).sum())
+
+    with record_backward(layer):
+        input_grad()
+        layer.zero_grad()
+        gg_out, gx = layer.double_backward(ggx, G)
+    report = GradcheckReport(repr(layer) + " (double backward)")
+    for name, analytic, v in (("grad_out", gg_out, G), ("input", gx, x)):
+        num, count = numerical_gradient(s, v, eps, max_checks, seed)
+        report.rows.append(compare(name, B.get_backend().zeros_like(v) if analytic is None else analytic,
+                                   num, count))
+    for name, p in layer.named_parameters():
+        analytic = p.grad.copy()
+        num, count = numerical_gradient(s, p.data, eps, max_checks, seed)
+        report.rows.append(compare(name, analytic, num, count))
+    for name, saved in buffers:
+        layer.set_buffer(name, saved)
+    B.set_rng_state(rng_state)
     return report

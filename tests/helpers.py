@@ -3,13 +3,19 @@
 from contextlib import contextmanager
 
 from npgan import backend as B
-from npgan.gradcheck import gradcheck
+from npgan.gradcheck import double_gradcheck, gradcheck
 
 TOL = 1e-6  # relative error bound in float64 (a correct pass gives ~1e-9, a wrong one O(1))
 
 
 def assert_grads_ok(layer, x, training=True, max_checks=150):
     report = gradcheck(layer, x, training=training, max_checks=max_checks)
+    assert report.ok(TOL), f"\n{report}"
+    return report
+
+
+def assert_double_grads_ok(layer, x, training=True, max_checks=100):
+    report = double_gradcheck(layer, x, training=training, max_checks=max_checks)
     assert report.ok(TOL), f"\n{report}"
     return report
 

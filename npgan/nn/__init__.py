@@ -5,12 +5,12 @@ from .container import Sequential
 from .conv import Conv2D, ConvTranspose2D
 from .dense import Dense
 from .dropout import Dropout
-from .module import Layer, Parameter, data_input, frozen
-from .normalization import BatchNorm
+from .module import Layer, Parameter, data_input, frozen, record_backward
+from .normalization import BatchNorm, LayerNorm
 from .shape import Flatten, Reshape
 
 __all__ = [
     "Layer", "Parameter", "Dense", "Conv2D", "ConvTranspose2D", "ReLU", "LeakyReLU",
-    "Tanh", "Sigmoid", "sigmoid", "BatchNorm", "Dropout", "Flatten", "Reshape", "Sequential",
-    "frozen", "data_input",
+    "Tanh", "Sigmoid", "sigmoid", "BatchNorm", "LayerNorm", "Dropout", "Flatten", "Reshape", "Sequential",
+    "frozen", "data_input", "record_backward",
 ]

@@ -3,6 +3,12 @@
 For y = f(x) applied elementwise, the chain rule is dL/dx = dL/dy * f'(x), with
 shapes equal to x's. The docstrings give f and f' as the code computes them.
 
+Double backward (gradient penalties): with G = dL/dy and ggx = dP/d(dL/dx) for a
+scalar P of the input gradient dx = G * f'(x)::
+
+    dP/dG = ggx * f'(x)              (the same diagonal map as the backward pass)
+    dP/dx = ggx * G * f''(x)         (zero for the piecewise-linear ReLU and LeakyReLU)
+
 Speed (not math). ReLU and LeakyReLU, the activations of the DCGAN hidden
 layers, write y, the mask and dL/dx into arrays with x's memory layout
 (channels-last after a convolution), so no pass walks an array against its
@@ -31,6 +37,15 @@ class _Elementwise(Layer):
 
     def _input_grad(self, grad_out, cache):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def double_backward(self, ggx, grad_out):
+        cache = self._cached()
+        self._check_second(ggx, grad_out, cache.shape, cache.shape)
+        return self._input_grad(ggx, cache), self._curvature(grad_out, ggx, cache)
+
+    def _curvature(self, grad_out, ggx, cache):
+        """dP/dx = ggx * G * f''(x); None where f'' = 0 (piecewise-linear activations)."""
+        return None
 
     def _masked_forward(self, x, fill):
         """y from ``fill(x_slice, y_slice)`` slice by slice of the batch, caching [x > 0];
@@ -132,6 +147,7 @@ class Tanh(_Elementwise):
 
     Forward:  y = tanh(x)
     Backward: dL/dx = dL/dy * (1 - y^2)
+    Second derivative: f''(x) = -2 y (1 - y^2)
     Cache: y. Shapes: any, y like x.
     """
 
@@ -143,6 +159,9 @@ class Tanh(_Elementwise):
 
     def _input_grad(self, grad_out, y):
         return grad_out * (1 - y * y)
+
+    def _curvature(self, grad_out, ggx, y):
+        return ggx * grad_out * (-2 * y * (1 - y * y))
 
 
 def sigmoid(x):
@@ -156,6 +175,7 @@ class Sigmoid(_Elementwise):
 
     Forward:  y = 1 / (1 + exp(-x))     (evaluated as (1 + tanh(x/2)) / 2, stable for any x)
     Backward: dL/dx = dL/dy * y * (1 - y)
+    Second derivative: f''(x) = y (1 - y) (1 - 2y)
     Cache: y. Shapes: any, y like x.
 
     For a discriminator's last layer prefer raw logits and
@@ -170,3 +190,6 @@ class Sigmoid(_Elementwise):
 
     def _input_grad(self, grad_out, y):
         return grad_out * y * (1 - y)
+
+    def _curvature(self, grad_out, ggx, y):
+        return ggx * grad_out * (y * (1 - y) * (1 - 2 * y))

@@ -5,6 +5,16 @@ semantics, and both are one matrix product plus im2col/col2im (see
 ``npgan.nn.im2col``). The two layers are each other's transpose: ConvTranspose2D's
 forward pass is Conv2D's backward pass with respect to its input, and vice
 versa, which is exactly what the code below shows.
+
+Double backward (gradient penalties). Each layer's y = C(x, W) + b is bilinear in
+(x, W), and its input gradient is the adjoint dx = C_x^T(G; W). For a penalty P of dx
+with ggx = dP/d(dx), the adjoint identity <ggx, C_x^T(G; W)> = <C(ggx, W), G> gives::
+
+    dP/dG = C(ggx, W)              the forward map applied to ggx, without the bias
+    dP/dW = C_W^T(G; ggx)          the weight gradient with ggx in the input's place
+    dP/dx = 0                      (dx does not depend on x)
+
+so the second-order pass reuses the first-order code with ggx where x was.
 """
 
 from __future__ import annotations
@@ -93,18 +103,32 @@ class Conv2D(_ConvBase):
     def forward(self, x, training=None):
         self._check_input(x, ndim=4, channels=self.in_channels)
         n, c, h, w = x.shape
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        (kh, kw), (ph, pw) = self.kernel_size, self.padding
         _, o, ho, wo = self.output_shape(x.shape)
         if ho < 1 or wo < 1:
             raise ValueError(f"{self!r}: input {h}x{w} (padded {h + 2 * ph}x{w + 2 * pw}) "
                              f"is smaller than the kernel {kh}x{kw}")
-        cols = im2col(pad_nhwc(x, ph, pw), kh, kw, sh, sw, ho, wo)
-        y = cols @ self._wmat().T
+        y, self._cache = self._linear(x)
         if self.bias is not None:
             y += self.bias.data
-        self._cache = (cols, x.shape)
         # (N*Ho*Wo, O) is channels-last memory; the NCHW result is a view of it
         return y.reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
+
+    def _linear(self, x):
+        """(Y, cache): Y = im2col(x_pad) @ Wm.T, (N*Ho*Wo, O), without the bias."""
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        _, _, ho, wo = self.output_shape(x.shape)
+        cols = im2col(pad_nhwc(x, ph, pw), kh, kw, sh, sw, ho, wo)
+        return cols @ self._wmat().T, (cols, x.shape)
+
+    def double_backward(self, ggx, grad_out):
+        _, shape = self._cached()
+        self._check_second(ggx, grad_out, shape, self.output_shape(shape))
+        y, (cols, _) = self._linear(ggx)
+        n, o, ho, wo = grad_out.shape
+        if self.requires_grad:
+            self._accumulate_weight_grad(grad_out.transpose(0, 2, 3, 1).reshape(-1, o).T @ cols)
+        return y.reshape(n, ho, wo, o).transpose(0, 3, 1, 2), None
 
     def backward(self, grad_out):
         cols, (n, c, h, w) = self._cached()
@@ -174,25 +198,43 @@ class ConvTranspose2D(_ConvBase):
     def forward(self, x, training=None):
         self._check_input(x, ndim=4, channels=self.in_channels)
         n, ci, h, w = x.shape
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         _, co, ho, wo = self.output_shape(x.shape)
         if ho < 1 or wo < 1:
             raise ValueError(f"{self!r}: input {h}x{w} gives an empty output ({ho}x{wo})")
+        y, self._cache = self._linear(x)
+        if self.bias is not None:
+            y += self.bias.data
+        return y.transpose(0, 3, 1, 2)
+
+    def _linear(self, x):
+        """(y, cache): y = crop(col2im(Xm @ Wm)), (N, Ho, Wo, Co) channels-last, without the bias."""
+        n, ci, h, w = x.shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        _, co, ho, wo = self.output_shape(x.shape)
         xm = x.transpose(0, 2, 3, 1).reshape(n * h * w, ci)
         cols = xm @ self._wmat()
         y = col2im(cols, n, ho + 2 * ph, wo + 2 * pw, co, kh, kw, sh, sw, h, w, crop=(ph, pw, ho, wo))
-        if self.bias is not None:
-            y += self.bias.data
-        self._cache = (xm, x.shape)
-        return y.transpose(0, 3, 1, 2)
+        return y, (xm, x.shape)
+
+    def _grad_cols(self, grad_out, h, w):
+        """im2col of dL/dy padded back to y_full: the windows every input pixel wrote to."""
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        return im2col(pad_nhwc(grad_out, ph, pw), kh, kw, sh, sw, h, w)
+
+    def double_backward(self, ggx, grad_out):
+        _, shape = self._cached()
+        self._check_second(ggx, grad_out, shape, self.output_shape(shape))
+        y, (gm, _) = self._linear(ggx)
+        if self.requires_grad:
+            self._accumulate_weight_grad(gm.T @ self._grad_cols(grad_out, shape[2], shape[3]))
+        return y.transpose(0, 3, 1, 2), None
 
     def backward(self, grad_out):
         xm, (n, ci, h, w) = self._cached()
         self._check_grad(grad_out, self.output_shape((n, ci, h, w)))
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         if self.bias is not None and self.requires_grad:
             self.bias.grad += grad_out.sum(axis=(0, 2, 3))
-        gc = im2col(pad_nhwc(grad_out, ph, pw), kh, kw, sh, sw, h, w)
+        gc = self._grad_cols(grad_out, h, w)
         if self.requires_grad:
             self._accumulate_weight_grad(xm.T @ gc)
         if not self.input_grad:

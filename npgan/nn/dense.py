@@ -25,6 +25,13 @@ class Dense(Layer):
 
     Cache: x (needed for dL/dW).
 
+    Double backward (a gradient penalty P of dx; ``ggx`` = dP/d(dx), (N, D_in)). dx = G W^T
+    is bilinear in (G, W) and does not depend on x, so::
+
+        dP/dG = ggx @ W            (N, D_out)     (the forward map, without b)
+        dP/dW = ggx.T @ G          (D_in, D_out)  accumulated into W.grad
+        dP/dx = 0
+
     ``init`` picks the initialiser (see ``npgan.nn.init``); default PyTorch's.
     """
 
@@ -52,6 +59,13 @@ class Dense(Layer):
         if not self.input_grad:
             return None
         return grad_out @ self.weight.data.T
+
+    def double_backward(self, ggx, grad_out):
+        x = self._cached()
+        self._check_second(ggx, grad_out, x.shape, (x.shape[0], self.out_features))
+        if self.requires_grad:
+            self.weight.grad += ggx.T @ grad_out
+        return ggx @ self.weight.data, None
 
     def __repr__(self) -> str:
         return f"Dense({self.in_features}->{self.out_features})"

@@ -44,5 +44,12 @@ class Dropout(Layer):
             return None
         return grad_out if kind == "identity" else grad_out * value
 
+    def double_backward(self, ggx, grad_out):
+        """dP/dG = ggx * M / (1 - p) (the same diagonal map); dP/dx = 0."""
+        kind, value = self._cached()
+        shape = value if kind == "identity" else value.shape
+        self._check_second(ggx, grad_out, shape, shape)
+        return (ggx if kind == "identity" else ggx * value), None
+
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"

@@ -26,6 +26,16 @@ Contract of a layer (cs231n's forward/backward pairs, made objects):
   and return ``None``: a network's first layers, when its input is data (real
   images, or fakes whose generator is not being trained), need not compute the
   gradient nobody will use. Every layer honours it.
+* ``double_backward(ggx, grad_out) -> (gg_out, gx)``, the second-order pass that a
+  gradient penalty needs (``npgan.gan.penalties``). After ``forward(x)`` and
+  ``backward(grad_out)`` computed dx = dL/dx, a scalar P depends on dx; ``ggx`` is
+  dP/d(dx), shaped like x. The layer returns ``gg_out`` = dP/d(grad_out), shaped like
+  y, and ``gx`` = dP/dx through the backward pass's own dependence on x (``None`` when
+  that is zero, as for every layer linear in x), and **adds** dP/dθ through the backward
+  pass's dependence on θ into ``.grad``. Because dx is linear in grad_out,
+  dx = J(x)^T grad_out, gg_out is the forward-mode derivative J(x) ggx. ``Sequential``
+  chains these and then backpropagates the gx terms down its forward path.
+  ``second_order_refusal()`` says why a layer has no such pass (None where it has one).
 """
 
 from __future__ import annotations
@@ -214,6 +224,24 @@ class Layer:
             child.requires_grad_(flag)
         return self
 
+    # -- second order (gradient penalties) ------------------------------------------
+    def double_backward(self, ggx, grad_out):  # pragma: no cover - refused before it is called
+        raise NotImplementedError(f"{self!r}: {self.second_order_refusal()}")
+
+    def second_order_refusal(self):
+        """None when this layer has a second-order pass, else why not (a gradient penalty
+        checks every layer of a critic before it computes anything)."""
+        if type(self).double_backward is Layer.double_backward:
+            return f"{type(self).__name__} has no second-order pass (double_backward)"
+        return None
+
+    def _check_second(self, ggx, grad_out, x_shape, y_shape) -> None:
+        B.check_array(ggx, repr(self) + ".double_backward")
+        if tuple(ggx.shape) != tuple(x_shape) or tuple(grad_out.shape) != tuple(y_shape):
+            raise ValueError(f"{self!r}.double_backward: expected ggx of the input's shape "
+                             f"{tuple(x_shape)} and grad_out of the output's {tuple(y_shape)}, "
+                             f"received {tuple(ggx.shape)} and {tuple(grad_out.shape)}")
+
     def _input_side(self) -> list:
         """The layers whose dL/dx serves only the gradient of this layer's input: for a
         single layer, itself (``data_input`` uses it)."""
@@ -279,6 +307,25 @@ def frozen(layer: Layer):
         yield layer
     finally:
         layer.requires_grad_(before)
+
+
+@contextlib.contextmanager
+def record_backward(layer: Layer):
+    """Within the block, every container in ``layer`` keeps the dL/dy each of its layers
+    receives in ``backward``, so that ``double_backward`` can follow; dropped after it."""
+    stack, containers = [layer], []
+    while stack:
+        node = stack.pop()
+        if hasattr(type(node), "_recording"):
+            containers.append(node)
+        stack.extend(node.children())
+    for c in containers:
+        c._recording, c._grad_outs = True, None
+    try:
+        yield layer
+    finally:
+        for c in containers:
+            c._recording, c._grad_outs = False, None
 
 
 @contextlib.contextmanager

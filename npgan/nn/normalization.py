@@ -1,4 +1,4 @@
-"""Batch normalisation (Ioffe & Szegedy 2015) on (N, C) and (N, C, H, W) inputs."""
+"""Normalisation layers: BatchNorm (over the batch, per channel) and LayerNorm (per sample)."""
 
 from __future__ import annotations
 
@@ -189,5 +189,98 @@ class BatchNorm(Layer):
         B.parallel_for(input_grad, n, xhat.size, min_work=B.elementwise_min_work())
         return self._unrows(dx, shape, last)
 
+    def second_order_refusal(self):
+        return ("BatchNorm mixes the samples of a batch through its statistics, so a sample's "
+                "input gradient is not what a gradient penalty means; use LayerNorm in a "
+                "penalised critic (as the WGAN-GP paper does)")
+
     def __repr__(self) -> str:
         return f"BatchNorm({self.num_features})"
+
+
+class LayerNorm(Layer):
+    r"""Layer normalisation (Ba et al. 2016): each sample normalised over its own features.
+
+    Shapes: x (N, *S) with S = ``normalized_shape`` (e.g. (C, H, W), or (F,)); weight
+    gamma and bias beta of shape S (PyTorch's ``nn.LayerNorm`` with its elementwise
+    affine); y like x. Per sample, over its M = prod(S) values::
+
+        mu = mean(x)     var = mean((x - mu)^2)     r = 1 / sqrt(var + eps)
+        xhat = (x - mu) * r                         y = gamma * xhat + beta
+
+    No statistic mixes the samples of a batch, so D(x_i) depends on x_i alone: the
+    normaliser of choice for a critic under a gradient penalty (Gulrajani et al. 2017).
+
+    Backward, with G = dL/dy, h = gamma * G and, for any a of a sample's shape,
+    P(a) = a - mean(a) - xhat * mean(a * xhat) (means over the sample's M values)::
+
+        dL/dx = r * P(h)
+        dL/dgamma = sum_n G * xhat         dL/dbeta = sum_n G
+
+    Double backward (a penalty P of dx; v = ggx = dP/d(dx), per sample). Since
+    <v, r P(h)> = r <h, P(v)> (P is self-adjoint) and d xhat/dx = r (I - 11^T/M - xhat xhat^T/M)::
+
+        dP/dG     = gamma * r * P(v)
+        dP/dgamma = sum_n G * r * P(v)
+        dP/dx     = -(r^2 / M) * ( xhat <h, P(v)> + P(h) <v, xhat> + P(v) <h, xhat> )
+
+    with <a, b> the sum over a sample's M values. Cache: xhat (N, M), r (N, 1).
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        if not shape or min(shape) < 1:
+            raise ValueError(f"LayerNorm: normalized_shape must hold positive sizes, got {normalized_shape}")
+        self.normalized_shape = tuple(int(s) for s in shape)
+        self.eps = float(eps)
+        xp, dt = B.get_backend(), B.get_dtype()
+        self.weight = Parameter(xp.ones(self.normalized_shape, dtype=dt), "weight")
+        self.bias = Parameter(xp.zeros(self.normalized_shape, dtype=dt), "bias")
+
+    def forward(self, x, training=None):
+        self._check_input(x)
+        if tuple(x.shape[1:]) != self.normalized_shape:
+            raise ValueError(f"{self!r}: expected input shape (N, {', '.join(map(str, self.normalized_shape))}), "
+                             f"received {tuple(x.shape)}")
+        xp = B.get_backend()
+        x2 = x.reshape(x.shape[0], -1)
+        centred = x2 - x2.mean(axis=1, keepdims=True)
+        r = 1.0 / xp.sqrt((centred * centred).mean(axis=1, keepdims=True) + self.eps)
+        xhat = centred * r
+        self._cache = (xhat, r, x.shape)
+        return (xhat * self.weight.data.reshape(1, -1) + self.bias.data.reshape(1, -1)).reshape(x.shape)
+
+    @staticmethod
+    def _project(a, xhat):
+        """P(a) = a - mean(a) - xhat * mean(a * xhat), per sample (rows)."""
+        return a - a.mean(axis=1, keepdims=True) - xhat * (a * xhat).mean(axis=1, keepdims=True)
+
+    def backward(self, grad_out):
+        xhat, r, shape = self._cached()
+        self._check_grad(grad_out, shape)
+        g = grad_out.reshape(shape[0], -1)
+        if self.requires_grad:
+            self.weight.grad += (g * xhat).sum(axis=0).reshape(self.normalized_shape)
+            self.bias.grad += g.sum(axis=0).reshape(self.normalized_shape)
+        if not self.input_grad:
+            return None
+        return (r * self._project(g * self.weight.data.reshape(1, -1), xhat)).reshape(shape)
+
+    def double_backward(self, ggx, grad_out):
+        xhat, r, shape = self._cached()
+        self._check_second(ggx, grad_out, shape, shape)
+        gamma = self.weight.data.reshape(1, -1)
+        g, v = grad_out.reshape(shape[0], -1), ggx.reshape(shape[0], -1)
+        h = g * gamma
+        pv, ph = self._project(v, xhat), self._project(h, xhat)
+        rpv = r * pv
+        if self.requires_grad:
+            self.weight.grad += (g * rpv).sum(axis=0).reshape(self.normalized_shape)
+        m = xhat.shape[1]
+        dot = lambda a, b: (a * b).sum(axis=1, keepdims=True)  # noqa: E731
+        gx = (-(r * r) / m) * (xhat * dot(h, pv) + ph * dot(v, xhat) + pv * dot(h, xhat))
+        return (gamma * rpv).reshape(shape), gx.reshape(shape)
+
+    def __repr__(self) -> str:
+        return f"LayerNorm({self.normalized_shape})"

@@ -59,6 +59,12 @@ class Flatten(Layer):
         self._check_grad(grad_out, (shape[0], per_sample))
         return _reshape_like(grad_out, shape, layout) if self.input_grad else None
 
+    def double_backward(self, ggx, grad_out):
+        """dP/dG = reshape(ggx, (N, -1)) (the forward map); dP/dx = 0."""
+        shape, _ = self._cached()
+        self._check_second(ggx, grad_out, shape, (shape[0], grad_out.shape[1]))
+        return ggx.reshape(shape[0], -1), None
+
 
 class Reshape(Layer):
     r"""(N, ...) -> (N, *shape), e.g. Reshape((128, 7, 7)) after a generator's Dense layer.
@@ -86,6 +92,12 @@ class Reshape(Layer):
         shape, layout = self._cached()
         self._check_grad(grad_out, (shape[0],) + self.shape)
         return _reshape_like(grad_out, shape, layout) if self.input_grad else None
+
+    def double_backward(self, ggx, grad_out):
+        """dP/dG = reshape(ggx, (N,) + shape) (the forward map); dP/dx = 0."""
+        shape, _ = self._cached()
+        self._check_second(ggx, grad_out, shape, (shape[0],) + self.shape)
+        return ggx.reshape((shape[0],) + self.shape), None
 
     def __repr__(self) -> str:
         return f"Reshape({self.shape})"

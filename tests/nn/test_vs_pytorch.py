@@ -76,3 +76,21 @@ def test_adam_matches_torch(f64):
         pt.grad = torch.from_numpy(g.copy())
         opt_t.step()
     np.testing.assert_allclose(B.to_numpy(p.data), pt.detach().numpy(), rtol=1e-12)
+
+
+def test_layernorm_matches_torch(f64):
+    B.set_backend("numpy")
+    ours, ref = nn.LayerNorm((3, 2, 4)), torch.nn.LayerNorm((3, 2, 4)).double()
+    rng = np.random.default_rng(1)
+    with torch.no_grad():
+        ref.weight.copy_(torch.from_numpy(rng.normal(size=(3, 2, 4))))
+        ref.bias.copy_(torch.from_numpy(rng.normal(size=(3, 2, 4))))
+    ours.load_state_dict({"weight": ref.weight.detach().numpy(), "bias": ref.bias.detach().numpy()})
+    x = B.normal((5, 3, 2, 4)) * 3 + 1
+    xt = torch.from_numpy(B.to_numpy(x, copy=True)).requires_grad_(True)
+    yt = ref(xt)
+    np.testing.assert_allclose(B.to_numpy(ours.forward(x)), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = B.normal(x.shape)
+    yt.backward(torch.from_numpy(B.to_numpy(g, copy=True)))
+    np.testing.assert_allclose(B.to_numpy(ours.backward(g)), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(B.to_numpy(ours.weight.grad), ref.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
