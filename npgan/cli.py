@@ -51,6 +51,12 @@ def _add_train_options(t) -> None:
     t.add_argument("--pack", type=_positive_int, help=f"PacGAN packing degree m (default {d('pack')})")
     t.add_argument("--label-smoothing", type=float,
                    help=f"one-sided: real targets 1 - s (default {d('label_smoothing')})")
+    t.add_argument("--gp", type=float, metavar="LAMBDA",
+                   help=f"WGAN-GP: lambda * (||grad D|| - 1)^2 on interpolates (default {d('gp')})")
+    t.add_argument("--r1", type=float, metavar="GAMMA",
+                   help=f"R1: gamma/2 * ||grad D||^2 on real samples (default {d('r1')})")
+    t.add_argument("--d-norm", choices=["auto", "batch", "layer", "none"],
+                   help="dcgan critic's normaliser; auto: layer under a penalty, else batch")
     t.add_argument("--bandwidths", type=float, nargs="+", metavar="S",
                    help=f"mmd trainer: Gaussian kernel bandwidths (default {d('bandwidths')})")
     t.add_argument("--noise", choices=list(NOISE), help=f"noise prior p_z (default {d('noise')})")

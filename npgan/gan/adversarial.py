@@ -25,6 +25,12 @@ registered there). One ``train_step`` = k discriminator updates (``d_steps``, ea
 minibatch and fresh noise) then one generator update. Backprop path for G:
 dL_G/dlogit -> D.backward -> dL_G/dx_fake -> G.backward -> G's parameter gradients.
 
+Gradient penalties (``npgan.gan.penalties``, hand-written double backprop): ``gp`` = lambda
+adds lambda * mean (||grad D(x~)|| - 1)^2 on random interpolates x~ = e x + (1 - e) G(z),
+e ~ U[0, 1] per sample (WGAN-GP, Gulrajani et al. 2017); ``r1`` = gamma adds
+gamma/2 * mean ||grad D(x)||^2 on the real samples (R1, Mescheder et al. 2018). Both enter
+D's loss only, and need a critic without BatchNorm.
+
 Options: one-sided label smoothing (real targets 1 - s, fake targets stay 0,
 Salimans et al. 2016); packing (PacGAN, Lin et al. 2018): D judges ``pack``
 samples at once, concatenated along the feature/channel axis, which makes a
@@ -38,6 +44,7 @@ from ..nn.module import data_input, frozen
 from ..optim import Adam, grad_norm
 from .base import Trainer, register_trainer
 from .losses import make_loss
+from .penalties import gradient_penalty
 
 
 def pack_samples(x, m: int):
@@ -65,16 +72,23 @@ class GANTrainer(Trainer):
     """
 
     name = "gan"
-    options = ("loss", "d_steps", "pack", "label_smoothing")
+    options = ("loss", "d_steps", "pack", "label_smoothing", "gp", "r1")
     uses_discriminator = True
 
     def __init__(self, generator, discriminator, latent_dim: int, loss="non_saturating",
                  d_steps: int = 1, label_smoothing: float = 0.0, pack: int = 1,
                  noise: str = "normal", lr: float = 1e-3, betas=(0.5, 0.999),
-                 g_optimizer=None, d_optimizer=None):
+                 g_optimizer=None, d_optimizer=None, gp: float = 0.0, r1: float = 0.0):
         super().__init__(generator, latent_dim, noise)
         if d_steps < 1 or pack < 1:
             raise ValueError(f"d_steps and pack must be >= 1, got {d_steps} and {pack}")
+        if gp < 0 or r1 < 0:
+            raise ValueError(f"the penalty weights gp and r1 must be >= 0, got {gp} and {r1}")
+        reason = discriminator.second_order_refusal() if (gp or r1) else None
+        if reason is not None:
+            raise ValueError(f"GANTrainer: a gradient penalty needs a critic with a second-order "
+                             f"pass: {reason}")
+        self.gp, self.r1 = float(gp), float(r1)
         self.discriminator = discriminator
         self.loss = make_loss(loss, label_smoothing=label_smoothing)
         self.d_steps, self.pack = int(d_steps), int(pack)
@@ -85,7 +99,8 @@ class GANTrainer(Trainer):
     def from_config(cls, cfg: dict, generator, discriminator=None) -> "GANTrainer":
         return cls(generator, discriminator, cfg["latent_dim"], loss=cfg["loss"],
                    d_steps=cfg["d_steps"], label_smoothing=cfg["label_smoothing"], pack=cfg["pack"],
-                   noise=cfg["noise"], lr=cfg["lr"], betas=tuple(cfg["betas"]))
+                   noise=cfg["noise"], lr=cfg["lr"], betas=tuple(cfg["betas"]),
+                   gp=cfg["gp"], r1=cfg["r1"])
 
     def rows_per_step(self, batch_size: int) -> int:
         return batch_size * self.d_steps  # a fresh real minibatch for each D step
@@ -110,9 +125,22 @@ class GANTrainer(Trainer):
             out_fake = self._d_out(fake)
             loss_fake, g = self.loss.discriminator_fake(out_fake)
             D.backward(g)  # adds to the real pass's gradients
-        return {"d_loss": loss_real + loss_fake,
-                "d_real": self.loss.probability(out_real).mean(),
-                "d_fake": self.loss.probability(out_fake).mean()}
+        stats = {"d_loss": loss_real + loss_fake, "d_real": self.loss.probability(out_real).mean(),
+                 "d_fake": self.loss.probability(out_fake).mean()}
+        self._penalties(real, fake, stats)
+        return stats
+
+    def _penalties(self, real, fake, stats) -> None:
+        """Add the gradient penalties' values to ``stats`` (and L_D) and their gradients to D."""
+        if self.gp:
+            e = B.uniform((real.shape[0],) + (1,) * (real.ndim - 1))   # one mixing weight per sample
+            mixed = pack_samples(e * real + (1 - e) * fake, self.pack)
+            stats["gp"] = gradient_penalty(self.discriminator, mixed, target=1.0, weight=self.gp)
+            stats["d_loss"] = stats["d_loss"] + self.gp * stats["gp"]
+        if self.r1:
+            stats["r1"] = gradient_penalty(self.discriminator, pack_samples(real, self.pack),
+                                           target=0.0, weight=self.r1 / 2)
+            stats["d_loss"] = stats["d_loss"] + (self.r1 / 2) * stats["r1"]
 
     def discriminator_step(self, real) -> dict:
         """One update of D on a real minibatch and as many fakes: minimise L_D."""

@@ -15,7 +15,7 @@ from ..losses import DEFAULT_BANDWIDTHS
 from ..training import LR_DECAYS
 from .base import NOISE, TRAINERS
 from .losses import GAN_LOSSES
-from .models import MODELS
+from .models import D_NORMS, MODELS
 
 DEFAULTS = {
     "data": "ring8",
@@ -31,6 +31,9 @@ DEFAULTS = {
     "pack": 1,
     "bandwidths": list(DEFAULT_BANDWIDTHS),  # mmd trainer: Gaussian kernel bandwidths
     "label_smoothing": 0.0,
+    "gp": 0.0,              # WGAN-GP's lambda: penalty (||grad D|| - 1)^2 on interpolates
+    "r1": 0.0,              # R1's gamma: penalty gamma/2 ||grad D||^2 on real samples
+    "d_norm": "auto",       # dcgan critic: "batch", "layer" or "none"; auto: layer under a penalty
     "noise": "normal",
     "model": "mlp",         # "mlp" or, for 28x28 images, "dcgan"
     "latent_dim": 2,
@@ -110,6 +113,8 @@ def _number_checks(cfg: dict) -> list:
          f"betas must be two numbers in [0, 1), got {cfg['betas']}"),
         (cfg["d_steps"] >= 1 and cfg["pack"] >= 1, "d_steps and pack must be at least 1"),
         (0 <= cfg["label_smoothing"] < 1, f"label_smoothing must be in [0, 1), got {cfg['label_smoothing']}"),
+        (cfg["gp"] >= 0 and cfg["r1"] >= 0, f"gp and r1 must be >= 0, got {cfg['gp']} and {cfg['r1']}"),
+        (cfg["d_norm"] in D_NORMS, f"d_norm must be one of {D_NORMS}, got {cfg['d_norm']!r}"),
         (len(cfg["bandwidths"]) >= 1 and all(b > 0 for b in cfg["bandwidths"]),
          f"bandwidths must be one or more positive numbers, got {cfg['bandwidths']}"),
         (cfg["batch_size"] % cfg["pack"] == 0,

@@ -18,6 +18,7 @@ D's loss at the optimal discriminator.
 
 from __future__ import annotations
 
+from .. import backend as B
 from ..losses import sigmoid_cross_entropy
 from ..nn.activations import sigmoid
 
@@ -127,3 +128,100 @@ class MinimaxLoss(_CrossEntropyGame):
     def generator(self, out):
         value, grad = sigmoid_cross_entropy(out, 0.0)
         return -value, -grad
+
+
+class _RawOutput(GANLoss):
+    """Losses on D's raw output (no sigmoid): the log reports mean D(x), D(G(z)) as they are."""
+
+    def probability(self, out):
+        return out
+
+
+@register_loss
+class LeastSquaresLoss(_RawOutput):
+    r"""Least squares (LSGAN, Mao et al. 2017), with targets a (fake), b (real) for D and c for G::
+
+        L_D = 1/2 mean (D(x) - b)^2 + 1/2 mean (D(G(z)) - a)^2     dL_D/dD = (D - b)/N, (D - a)/N
+        L_G = 1/2 mean (D(G(z)) - c)^2                            dL_G/dD = (D - c)/N
+
+    Defaults a = 0, b = c = 1. The optimal D* = (b p_data + a p_g) / (p_data + p_g); at it,
+    with a = 0, b = 1, L_D* = 1/2 int p_data p_g / (p_data + p_g) = 1/4 - chi2(p_data || m) / 4,
+    the Pearson chi-squared divergence from the mixture m = (p_data + p_g) / 2
+    (1/4 when p_g = p_data, where D* = 1/2).
+    """
+
+    name = "least_squares"
+
+    def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0, label_smoothing: float = 0.0):
+        super().__init__(label_smoothing)
+        self.a, self.b, self.c = float(a), float(b), float(c)
+
+    @staticmethod
+    def _half_square(out, target):
+        d = out - target
+        return 0.5 * (d * d).mean(), d / out.size
+
+    def discriminator_real(self, out):
+        return self._half_square(out, self.b)
+
+    def discriminator_fake(self, out):
+        return self._half_square(out, self.a)
+
+    def generator(self, out):
+        return self._half_square(out, self.c)
+
+
+@register_loss
+class HingeLoss(_RawOutput):
+    r"""The hinge loss (Lim & Ye 2017; Miyato et al. 2018)::
+
+        L_D = mean max(0, 1 - D(x)) + mean max(0, 1 + D(G(z)))
+              dL_D/dD = -[D(x) < 1] / N,   [D(G(z)) > -1] / N
+        L_G = -mean D(G(z))                dL_G/dD = -1 / N
+
+    The optimal D* = sign(p_data - p_g) (in [-1, 1]); at it L_D* = 2 - int |p_data - p_g|
+    = 2 - 2 TV(p_data, p_g), the total variation distance (2 when p_g = p_data).
+    """
+
+    name = "hinge"
+
+    def discriminator_real(self, out):
+        xp = B.get_backend()
+        margin = 1.0 - out
+        return xp.maximum(margin, 0).mean(), -(margin > 0).astype(out.dtype) / out.size
+
+    def discriminator_fake(self, out):
+        xp = B.get_backend()
+        margin = 1.0 + out
+        return xp.maximum(margin, 0).mean(), (margin > 0).astype(out.dtype) / out.size
+
+    def generator(self, out):
+        xp = B.get_backend()
+        return -out.mean(), xp.full_like(out, -1.0 / out.size)
+
+
+@register_loss
+class WassersteinLoss(_RawOutput):
+    r"""The Wasserstein critic loss (Arjovsky et al. 2017)::
+
+        L_D = mean D(G(z)) - mean D(x)     dL_D/dD = -1/N (real), +1/N (fake)
+        L_G = -mean D(G(z))                dL_G/dD = -1/N
+
+    Over 1-Lipschitz critics, min L_D = -W_1(p_data, p_g) (Kantorovich-Rubinstein
+    duality): the critic's loss estimates minus the earth mover's distance. A gradient
+    penalty (``--gp``, target 1) keeps the critic near that set.
+    """
+
+    name = "wasserstein"
+
+    def discriminator_real(self, out):
+        xp = B.get_backend()
+        return -out.mean(), xp.full_like(out, -1.0 / out.size)
+
+    def discriminator_fake(self, out):
+        xp = B.get_backend()
+        return out.mean(), xp.full_like(out, 1.0 / out.size)
+
+    def generator(self, out):
+        xp = B.get_backend()
+        return -out.mean(), xp.full_like(out, -1.0 / out.size)

@@ -38,13 +38,19 @@ def dcgan28_generator(latent_dim: int = 100, width: int = 64):
         nn.ConvTranspose2D(width, 1, 4, stride=2, padding=1, init="dcgan"), nn.Tanh())
 
 
-def dcgan28_discriminator(width: int = 64, in_channels: int = 1):
+def dcgan28_discriminator(width: int = 64, in_channels: int = 1, norm: str = "batch"):
     """DCGAN discriminator for 28x28 images: Conv(1 -> w, k4 s2 p1): 14x14 -> LeakyReLU(0.2)
-    -> Conv(w -> 2w, k4 s2 p1): 7x7 -> BN -> LeakyReLU(0.2) -> Flatten -> Dense -> one logit."""
+    -> Conv(w -> 2w, k4 s2 p1): 7x7 -> norm -> LeakyReLU(0.2) -> Flatten -> Dense -> one logit.
+
+    ``norm``: "batch" (DCGAN's BatchNorm), "layer" (LayerNorm over (2w, 7, 7): the critic of
+    a gradient penalty, which BatchNorm would break) or "none"."""
+    if norm not in ("batch", "layer", "none"):
+        raise ValueError(f"dcgan28_discriminator: norm must be 'batch', 'layer' or 'none', got {norm!r}")
     c = 2 * width
+    normaliser = {"batch": [nn.BatchNorm(c)], "layer": [nn.LayerNorm((c, 7, 7))], "none": []}[norm]
     return nn.Sequential(
         nn.Conv2D(in_channels, width, 4, stride=2, padding=1, init="dcgan"), nn.LeakyReLU(0.2),
-        nn.Conv2D(width, c, 4, stride=2, padding=1, bias=False, init="dcgan"), nn.BatchNorm(c),
+        nn.Conv2D(width, c, 4, stride=2, padding=1, bias=norm == "none", init="dcgan"), *normaliser,
         nn.LeakyReLU(0.2), nn.Flatten(), nn.Dense(c * 7 * 7, 1, init="dcgan"))
 
 
@@ -65,6 +71,7 @@ def mlp_image_discriminator(shape, hidden: int = 256, depth: int = 2, pack: int 
 
 
 MODELS = ("mlp", "dcgan")  # network families a config can name ("dcgan": 1x28x28 images)
+D_NORMS = ("auto", "batch", "layer", "none")
 
 
 def build_networks(cfg: dict, dataset, discriminator: bool = True):
@@ -81,5 +88,6 @@ def build_networks(cfg: dict, dataset, discriminator: bool = True):
         if dataset.shape != (1, 28, 28):
             raise ValueError(f"model dcgan is built for 1x28x28 images; {cfg['data']} has {dataset.shape}")
         G = dcgan28_generator(z, cfg["width"])
-        D = dcgan28_discriminator(cfg["width"], in_channels=m) if discriminator else None
+        norm = cfg["d_norm"] if cfg["d_norm"] != "auto" else ("layer" if cfg["gp"] or cfg["r1"] else "batch")
+        D = dcgan28_discriminator(cfg["width"], in_channels=m, norm=norm) if discriminator else None
     return G, D

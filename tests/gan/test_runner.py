@@ -241,3 +241,32 @@ def test_recipes_per_data_set_and_trainer():
     assert make_config(data="grid25")["d_steps"] == 1
     assert make_config(data="ring8", trainer="mmd", lr=1e-4)["lr"] == 1e-4
     assert make_config(data="fashion-mnist")["lr"] == 2e-4             # the data set's recipe
+
+
+def test_penalties_reach_the_trainer_and_its_checkpoint(tmp_path, backend_name):
+    out = tmp_path / "wgan"
+    assert main(["train", "--data", "ring8", "--out", str(out), "--steps", "4", "--log-every", "2",
+                 "--hidden", "8", "--depth", "1", "--batch-size", "16", "--loss", "wasserstein",
+                 "--gp", "10", "--r1", "1", "--d-steps", "2", "--no-progress"]) == 0
+    trainer, _, cfg = from_checkpoint(out / "checkpoint.npz")
+    assert (cfg["loss"], cfg["gp"], cfg["r1"], cfg["d_steps"]) == ("wasserstein", 10.0, 1.0, 2)
+    assert (trainer.loss.name, trainer.gp, trainer.r1) == ("wasserstein", 10.0, 1.0)
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all("gp" in r and "r1" in r for r in records)
+    assert main(["train", "--resume", str(out), "--steps", "6", "--no-progress"]) == 0
+    assert from_checkpoint(out / "checkpoint.npz")[0].step == 6
+
+
+def test_the_dcgan_critic_under_a_penalty_uses_layernorm():
+    from types import SimpleNamespace
+
+    from npgan.gan.config import DEFAULTS
+    from npgan.gan.models import build_networks
+    images = SimpleNamespace(shape=(1, 28, 28))
+    for options, norm in ((dict(), nn.BatchNorm), (dict(gp=10.0), nn.LayerNorm), (dict(r1=1.0), nn.LayerNorm),
+                          (dict(d_norm="none"), None)):
+        cfg = {**DEFAULTS, "data": "fashion-mnist", "model": "dcgan",
+               "latent_dim": 8, "width": 2, **options}
+        _, D = build_networks(cfg, images)
+        kinds = {type(layer) for layer in D.layers}
+        assert (norm in kinds) if norm else not ({nn.BatchNorm, nn.LayerNorm} & kinds)

@@ -75,7 +75,7 @@ def test_mmd_trainer_trains(backend_name):
 def test_bad_options_are_refused(backend_name):
     G, D = mlp_generator(2, 2, 8, 1), mlp_discriminator(2, 8, 1)
     with pytest.raises(ValueError, match="unknown GAN loss"):
-        GANTrainer(G, D, 2, loss="wasserstein")
+        GANTrainer(G, D, 2, loss="relativistic")
     with pytest.raises(ValueError, match="unknown noise prior"):
         GANTrainer(G, D, 2, noise="cauchy")
     gan = GANTrainer(G, mlp_discriminator(4, 8, 1), 2, pack=2, d_steps=2)
@@ -101,6 +101,36 @@ def test_discriminator_gradient_matches_value_function(f64):
     gan = GANTrainer(G, D, 2, label_smoothing=0.1)
     real, z = B.normal((6, 2)), B.normal((6, 2))
     assert_param_grads(lambda: gan.discriminator_gradients(real, z=z)["d_loss"], D.named_parameters())
+
+
+@pytest.mark.parametrize("opts", [dict(loss="wasserstein", gp=10.0), dict(r1=5.0),
+                                  dict(loss="hinge", gp=1.0, r1=2.0, pack=2),
+                                  dict(loss="least_squares", r1=1.0)],
+                         ids=["wgan-gp", "r1", "hinge-gp-r1-packed", "lsgan-r1"])
+def test_penalised_discriminator_gradient_matches_its_loss(f64, opts):
+    """L_D with the penalties in it (its value and its gradient, double backprop included)
+    against central differences; the interpolates' random weights are drawn the same each time."""
+    pack = opts.get("pack", 1)
+    G = nn.Sequential(nn.Dense(2, 4), nn.Tanh(), nn.Dense(4, 2))
+    D = nn.Sequential(nn.Dense(2 * pack, 5), nn.Tanh(), nn.LayerNorm(5), nn.Dense(5, 1))
+    gan = GANTrainer(G, D, 2, **opts)
+    real, z = B.normal((6, 2)), B.normal((6, 2))
+    state = B.get_rng_state()
+
+    def d_loss():
+        B.set_rng_state(state)
+        stats = gan.discriminator_gradients(real, z=z)
+        assert ("gp" in stats) == bool(opts.get("gp")) and ("r1" in stats) == bool(opts.get("r1"))
+        return float(stats["d_loss"])
+
+    assert_param_grads(d_loss, D.named_parameters())
+
+
+def test_a_penalty_refuses_a_batchnorm_critic_when_the_trainer_is_built(backend_name):
+    D = nn.Sequential(nn.Dense(2, 4), nn.BatchNorm(4), nn.Dense(4, 1))
+    with pytest.raises(ValueError, match="use LayerNorm"):
+        GANTrainer(mlp_generator(2, 2, 4, 1), D, 2, gp=10.0)
+    GANTrainer(mlp_generator(2, 2, 4, 1), D, 2)  # without a penalty BatchNorm is fine
 
 
 def test_mmd_generator_gradient(f64):
