@@ -79,3 +79,11 @@ def test_gpu_check_compares_runs_by_modes_and_quality():
     assert not same_run(cpu, {"modes": 8, "high_quality": 0.96})      # 2.5 points apart
     assert not same_run(cpu, {"modes": 7, "high_quality": 0.985})
     assert not same_run({}, {})                                         # a run that failed
+
+
+def test_penalty_benchmark_prints_a_ratio_per_penalty():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "penalty.py"), "--batch", "4",
+                          "--repeat", "2", "--threads", "1"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[0]: line.split() for line in out.stdout.splitlines() if line[:2] in ("gp", "r1")}
+    assert set(rows) == {"gp", "r1"} and all(float(r[3]) > 1.0 for r in rows.values())
