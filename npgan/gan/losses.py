@@ -13,10 +13,14 @@ the batch:
 ``out`` is the discriminator's raw output (a logit, shape (N, 1)); backprop starts
 from the returned gradient. ``probability(out)`` is what the training log reports as
 mean D(x) and D(G(z)). Each docstring gives the loss, its gradient and the value of
-D's loss at the optimal discriminator.
+D's loss at the optimal discriminator, which is an affine function of a divergence
+between p_data and p_g: ``divergence`` names it and ``divergence_from(L_D)`` inverts
+that map (``demos/divergences.py`` reads each divergence off a trained D this way).
 """
 
 from __future__ import annotations
+
+import math
 
 from .. import backend as B
 from ..losses import sigmoid_cross_entropy
@@ -47,6 +51,11 @@ class GANLoss:
     """Base class; see the module docstring for the contract."""
 
     name = ""
+    divergence = ""
+
+    def divergence_from(self, d_loss: float) -> float:  # pragma: no cover - abstract
+        """The divergence between p_data and p_g that D's loss ``d_loss`` equals at the optimal D."""
+        raise NotImplementedError
 
     def __init__(self, label_smoothing: float = 0.0):
         if label_smoothing:
@@ -85,6 +94,12 @@ class _CrossEntropyGame(GANLoss):
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         self.label_smoothing = float(label_smoothing)
+
+    divergence = "Jensen-Shannon divergence"
+
+    def divergence_from(self, d_loss: float) -> float:
+        """JSD = (log 4 - L_D*) / 2 (without label smoothing)."""
+        return (math.log(4.0) - float(d_loss)) / 2.0
 
     def discriminator_real(self, out):
         return sigmoid_cross_entropy(out, 1.0 - self.label_smoothing)   # -log D(x)
@@ -151,6 +166,11 @@ class LeastSquaresLoss(_RawOutput):
     """
 
     name = "least_squares"
+    divergence = "Pearson chi^2 divergence from the mixture"
+
+    def divergence_from(self, d_loss: float) -> float:
+        """chi2(p_data || m) = 1 - 4 L_D* / (b - a)^2  (L_D* = (b - a)^2 (1 - chi2) / 4)."""
+        return 1.0 - 4.0 * float(d_loss) / (self.b - self.a) ** 2
 
     def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0, label_smoothing: float = 0.0):
         super().__init__(label_smoothing)
@@ -184,6 +204,11 @@ class HingeLoss(_RawOutput):
     """
 
     name = "hinge"
+    divergence = "total variation distance"
+
+    def divergence_from(self, d_loss: float) -> float:
+        """TV = 1 - L_D* / 2."""
+        return 1.0 - float(d_loss) / 2.0
 
     def discriminator_real(self, out):
         xp = B.get_backend()
@@ -213,6 +238,11 @@ class WassersteinLoss(_RawOutput):
     """
 
     name = "wasserstein"
+    divergence = "Wasserstein-1 (earth mover's) distance"
+
+    def divergence_from(self, d_loss: float) -> float:
+        """W_1 = -L_D* (over 1-Lipschitz critics)."""
+        return -float(d_loss)
 
     def discriminator_real(self, out):
         xp = B.get_backend()

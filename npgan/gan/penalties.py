@@ -26,10 +26,11 @@ from ..nn.module import frozen, record_backward
 
 
 def gradient_penalty(discriminator, x, target: float = 0.0, weight: float = 1.0,
-                     return_input_grad: bool = False):
+                     return_input_grad: bool = False, one_sided: bool = False):
     """P = mean_i (||dD(x_i)/dx_i||_2 - target)^2 (a 0-d array); adds ``weight`` * dP/dtheta
     to the ``.grad`` of every parameter of D (not zeroed first). With ``return_input_grad``
-    returns (P, weight * dP/dx) instead."""
+    returns (P, weight * dP/dx) instead. ``one_sided``: only norms above the target are
+    penalised, P = mean_i max(0, ||g_i|| - target)^2 (the WGAN-GP paper's alternative)."""
     D = discriminator
     reason = D.second_order_refusal()
     if reason is not None:
@@ -47,9 +48,10 @@ def gradient_penalty(discriminator, x, target: float = 0.0, weight: float = 1.0,
         n = g.shape[0]
         flat = g.reshape(n, -1)
         norms = xp.sqrt((flat * flat).sum(axis=1, keepdims=True))   # (N, 1)
-        value = ((norms - target) ** 2).mean()
+        excess = xp.maximum(norms - target, 0) if one_sided else norms - target
+        value = (excess * excess).mean()
         if target:
-            coef = (2.0 * weight / n) * (norms - target) / xp.maximum(norms, xp.finfo(g.dtype).tiny)
+            coef = (2.0 * weight / n) * excess / xp.maximum(norms, xp.finfo(g.dtype).tiny)
         else:
             coef = xp.full_like(norms, 2.0 * weight / n)
         _, gx = D.double_backward((flat * coef).reshape(g.shape), ones)

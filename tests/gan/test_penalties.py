@@ -19,13 +19,13 @@ ACTIVATIONS = {"leaky": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh, "sigmoid": n
                "relu": nn.ReLU}
 
 
-def assert_penalty_grads_ok(D, x, target, max_checks=40):
+def assert_penalty_grads_ok(D, x, target, max_checks=40, one_sided=False):
     """dP/dtheta (added to .grad) and dP/dx against central differences of P."""
     D.zero_grad()
-    value, gx = gradient_penalty(D, x, target=target, return_input_grad=True)
+    value, gx = gradient_penalty(D, x, target=target, return_input_grad=True, one_sided=one_sided)
     analytic = {name: p.grad.copy() for name, p in D.named_parameters()}  # before f adds more
     rows = []
-    f = lambda: float(gradient_penalty(D, x, target=target))  # noqa: E731
+    f = lambda: float(gradient_penalty(D, x, target=target, one_sided=one_sided))  # noqa: E731
     for name, p in D.named_parameters():
         num, count = numerical_gradient(f, p.data, 1e-6, max_checks, 0)
         rows.append(compare(name, analytic[name], num, count))
@@ -46,9 +46,11 @@ def mlp_critic(d_in, width, depth, act, layernorm):
 
 @settings(max_examples=20)
 @given(n=st.integers(1, 5), d_in=st.integers(1, 4), width=st.integers(2, 6), depth=st.integers(1, 3),
-       act=st.sampled_from(sorted(ACTIVATIONS)), layernorm=st.booleans(), target=st.sampled_from([0.0, 1.0]))
-def test_mlp_critics(f64, n, d_in, width, depth, act, layernorm, target):
-    assert_penalty_grads_ok(mlp_critic(d_in, width, depth, act, layernorm), B.normal((n, d_in)), target)
+       act=st.sampled_from(sorted(ACTIVATIONS)), layernorm=st.booleans(), target=st.sampled_from([0.0, 1.0]),
+       one_sided=st.booleans())
+def test_mlp_critics(f64, n, d_in, width, depth, act, layernorm, target, one_sided):
+    assert_penalty_grads_ok(mlp_critic(d_in, width, depth, act, layernorm), B.normal((n, d_in)), target,
+                            one_sided=one_sided)
 
 
 @settings(max_examples=15)
@@ -75,6 +77,19 @@ def test_the_value_and_its_closed_form_for_a_linear_critic(f64):
         assert value == pytest.approx((norm - t) ** 2, rel=1e-12)
         np.testing.assert_allclose(B.to_numpy(D[0].weight.grad)[:, 0], 2 * (norm - t) * w / norm, rtol=1e-12)
         assert float(abs(D[0].bias.grad).max()) == 0.0
+
+
+def test_one_sided_penalises_only_norms_above_the_target(f64):
+    D = nn.Sequential(nn.Dense(2, 1))
+    for scale, expected in ((0.5, 0.0), (3.0, None)):
+        D[0].weight.data[...] = B.asarray([[0.6], [0.8]]) * scale   # ||grad D|| = scale
+        D.zero_grad()
+        value = float(gradient_penalty(D, B.normal((4, 2)), target=1.0, one_sided=True))
+        two_sided = float(gradient_penalty(D, B.normal((4, 2)), target=1.0)) if expected is None else None
+        if expected is None:
+            assert value == pytest.approx(two_sided, rel=1e-12) == pytest.approx((scale - 1) ** 2)
+        else:
+            assert value == 0.0 and float(abs(D[0].weight.grad).max()) == 0.0
 
 
 def test_it_adds_weight_times_the_gradient_to_what_is_there(f64):
