@@ -84,16 +84,22 @@ def _add_train_options(t) -> None:
 
 
 def _add_other_commands(sub, common) -> None:
-    s = sub.add_parser("sample", parents=[common], help="draw samples from a checkpoint into a .npy file")
-    s.add_argument("checkpoint", help="a checkpoint.npz written by npgan train")
+    s = sub.add_parser("sample", parents=[common], help="draw samples from a checkpoint into a .npy or .png file")
+    s.add_argument("checkpoint", help="a run directory or the checkpoint.npz that npgan train wrote")
     s.add_argument("-n", type=_positive_int, default=2500, help="number of samples (default 2500)")
-    s.add_argument("-o", "--output", default="samples.npy",
-                   help=".npy for the arrays; .png for an image grid (image models); default samples.npy")
+    s.add_argument("-o", "--output", required=True,
+                   help="FILE.npy for the arrays, or FILE.png for an image grid (image models)")
     s.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
 
-    e = sub.add_parser("evaluate", parents=[common], help="print a checkpoint's sample metrics as JSON")
-    e.add_argument("checkpoint", help="a checkpoint.npz written by npgan train")
-    e.add_argument("-n", type=_positive_int, default=2500, help="number of samples (default 2500)")
+    e = sub.add_parser("evaluate", parents=[common], help="print a checkpoint's sample metrics as JSON",
+                       description="Draws n samples from the generator with --seed and measures them as "
+                                   "training does. The training log measured samples drawn from the run's "
+                                   "own random state at each logging step, so a fresh draw of the same size "
+                                   "differs from its last line by sampling noise; the real-image FD floor "
+                                   "is the same.")
+    e.add_argument("checkpoint", help="a run directory or the checkpoint.npz that npgan train wrote")
+    e.add_argument("-n", type=_positive_int, default=None,
+                   help="number of samples (default: the run's eval_samples, as in its training log)")
     e.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
 
     c = sub.add_parser("train-classifier", parents=[common],
@@ -144,13 +150,21 @@ def _train(args):
     print(f"wrote {out}/checkpoint.npz, {out}/metrics.jsonl, {out}/samples.png, {out}/losses.png{extra}")
 
 
+def _checkpoint(path) -> str:
+    """A checkpoint file, or the checkpoint.npz in a run directory."""
+    return os.path.join(path, "checkpoint.npz") if os.path.isdir(path) else path
+
+
 def _sample(args):
     from .gan.runner import from_checkpoint
     from .io import save_npy
-    trainer, _, _ = from_checkpoint(args.checkpoint)
+    kind = os.path.splitext(args.output)[1].lower()
+    if kind not in (".npy", ".png"):
+        raise ValueError(f"-o {args.output}: expected a .npy file (the arrays) or a .png file (an image grid)")
+    trainer, _, _ = from_checkpoint(_checkpoint(args.checkpoint))
     B.seed(args.seed)
     x = trainer.sample(args.n)
-    if args.output.lower().endswith(".png"):
+    if kind == ".png":
         if x.ndim != 4:
             raise ValueError(f"a .png grid needs image samples; this checkpoint draws shape {tuple(x.shape)}")
         from .evaluation.plot import plot_image_grid
@@ -163,16 +177,19 @@ def _sample(args):
 def _evaluate(args):
     from .evaluation.metrics import evaluate
     from .gan.runner import from_checkpoint
-    trainer, ds, cfg = from_checkpoint(args.checkpoint)
+    path = _checkpoint(args.checkpoint)
+    trainer, ds, cfg = from_checkpoint(path)
+    n = args.n or cfg["eval_samples"]
     B.seed(args.seed)
     if isinstance(ds, ImageData):
         from .evaluation.classifier import Classifier, default_path
+        from .evaluation.evaluators import real_floor
         clf = Classifier.from_file(cfg.get("classifier") or default_path())
-        result = clf.evaluate(trainer.sample(args.n))
-        result["fd_real"] = clf.real_floor(ds, args.n)
+        result = clf.evaluate(trainer.sample(n))
+        result["fd_real"] = real_floor(clf, ds, cfg, n)
     else:
-        result = evaluate(trainer.sample(args.n), ds, n_mmd=args.n)
-    print(json.dumps({"checkpoint": args.checkpoint, "step": trainer.step, **result}))
+        result = evaluate(trainer.sample(n), ds, n_mmd=min(n, cfg["eval_mmd"]))
+    print(json.dumps({"checkpoint": path, "step": trainer.step, "samples": n, "seed": args.seed, **result}))
 
 
 def _train_classifier(args):
@@ -187,6 +204,10 @@ def _train_classifier(args):
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # no command: list them
+        _parser().print_help()
+        return 0
     args = _parser().parse_args(argv)
     B.keep_freed_memory()  # each training step reuses the memory the last one freed (opt-out: env)
     try:

@@ -68,6 +68,8 @@ def load_npz(path) -> dict:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no such checkpoint file: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not an npgan checkpoint (not an .npz archive)")
     try:
         with host.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}

@@ -81,9 +81,7 @@ class ImageEvaluator:
             if self.classifier.real_stats is None or self.classifier.in_shape != dataset.shape:
                 raise ValueError(f"{path}: classifier for images {self.classifier.in_shape} without "
                                  f"reference statistics cannot evaluate {cfg['data']} {dataset.shape}")
-            with preserved_rng():  # the floor: as many real training images as generated ones
-                B.seed(cfg["seed"] + 2_000_003)
-                self.fd_real = self.classifier.real_floor(self.ds, cfg["eval_samples"])
+            self.fd_real = real_floor(self.classifier, dataset, cfg)
         else:
             log(f"note: no classifier at {path}: Frechet distance and class coverage are skipped "
                 f"(create it once with: npgan train-classifier)")
@@ -124,6 +122,15 @@ class ImageEvaluator:
 
     def final_plots(self, trainer, records) -> list:
         return [os.path.join(self.out_dir, "samples.png"), os.path.join(self.out_dir, "grids")]
+
+
+def real_floor(classifier, dataset, cfg: dict, n: int | None = None) -> float:
+    """The Frechet distance of n real training images (default: the run's eval_samples) to the
+    reference: the floor for the run's generated images. Drawn from its own seed, so the
+    training log and ``npgan evaluate`` report the same floor."""
+    with preserved_rng():
+        B.seed(cfg["seed"] + 2_000_003)
+        return classifier.real_floor(dataset, n or cfg["eval_samples"])
 
 
 def make_evaluator(cfg: dict, dataset, out_dir, log=print):

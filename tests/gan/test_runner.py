@@ -73,12 +73,21 @@ def test_cli_train_sample_evaluate(tmp_path, capsys, backend_name):
     assert "latent_map.png" in printed[1]  # the "wrote ..." line names it
     final = json.loads(printed[0])
     assert final["step"] == 10 and final["n_modes"] == 25
-    assert main(["sample", str(out / "checkpoint.npz"), "-n", "50", "-o", str(tmp_path / "s.npy")]) == 0
+    assert main(["sample", str(out), "-n", "50", "-o", str(tmp_path / "s.npy")]) == 0  # a run directory
     assert np.load(tmp_path / "s.npy").shape == (50, 2)
     capsys.readouterr()
     assert main(["evaluate", str(out / "checkpoint.npz"), "-n", "300"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["step"] == 10 and set(result) >= {"modes", "high_quality", "reverse_kl", "mmd2"}
+    assert (result["samples"], result["seed"]) == (300, 0)
+    assert main(["evaluate", str(out)]) == 0  # defaults: the run's own sample size
+    assert json.loads(capsys.readouterr().out)["samples"] == 2500
+
+
+def test_cli_without_a_command_lists_the_commands(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert all(c in out for c in ("train", "sample", "evaluate", "train-classifier"))
 
 
 def test_cli_bandwidths_and_betas_reach_the_mmd_trainer_and_its_checkpoint(tmp_path, backend_name):
@@ -138,10 +147,16 @@ def test_cli_unreadable_checkpoint(tmp_path, capsys):
     bad.write_text("garbage")
     assert main(["evaluate", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "cannot read" in err[0]
+    assert len(err) == 1 and "is not an npgan checkpoint (not an .npz archive)" in err[0]
+    np.save(tmp_path / "samples.npy", np.zeros((3, 2)))  # what npgan sample writes
+    assert main(["evaluate", str(tmp_path / "samples.npy")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not an npgan checkpoint" in err[0] and "pickle" not in err[0]
     np.savez(tmp_path / "other.npz", a=np.zeros(2))
-    assert main(["sample", str(tmp_path / "other.npz")]) == 2
+    assert main(["sample", str(tmp_path / "other.npz"), "-o", str(tmp_path / "s.npy")]) == 2
     assert "not a training checkpoint" in capsys.readouterr().err
+    assert main(["sample", str(tmp_path / "other.npz"), "-o", str(tmp_path / "s.txt")]) == 2
+    assert "expected a .npy file" in capsys.readouterr().err and not (tmp_path / "s.txt").exists()
 
 
 def test_python_dash_m_entry_point(tmp_path):
@@ -222,6 +237,9 @@ def test_cli_image_sample_png_and_evaluate(tmp_path, fashion, capsys, backend_na
     assert main(["evaluate", str(out / "checkpoint.npz"), "-n", "50"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["step"] == 2 and result["fd"] > result["fd_real"] > 0 and "class_coverage" in result
+    assert main(["evaluate", str(out)]) == 0  # the run's sample size: the training log's floor, exactly
+    logged = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert json.loads(capsys.readouterr().out)["fd_real"] == logged["fd_real"]
 
 
 def test_recipes_per_data_set_and_trainer():

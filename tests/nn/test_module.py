@@ -60,7 +60,7 @@ def test_load_errors_name_the_key(backend_name, tmp_path):
         m.load(tmp_path / "nope.npz")
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip archive")
-    with pytest.raises(ValueError, match="cannot read .*junk.npz"):
+    with pytest.raises(ValueError, match="junk.npz is not an npgan checkpoint"):
         m.load(junk)
 
 
