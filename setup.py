@@ -8,7 +8,7 @@ setup(
     long_description_content_type="text/markdown",
     packages=find_packages(include=["npgan", "npgan.*"]),
     python_requires=">=3.9",
-    install_requires=["numpy>=1.22", "tqdm>=4.60"],
+    install_requires=["numpy>=1.22", "tqdm>=4.60", "threadpoolctl>=3.1"],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6"],
         "plot": ["matplotlib>=3.5"],

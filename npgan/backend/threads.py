@@ -34,6 +34,49 @@ def set_elementwise_min_work(n: int) -> None:
     _threads["elementwise"] = int(n)
 
 
+# a matrix product of fewer multiply-adds than this gains nothing from a second BLAS thread
+# (ring8's 256 x 128 x 128: 18.5 s with 2 threads against 18.2 s with 1 for 500 steps), and on a
+# busy machine the extra thread waits for a core at every product (12.7x slower beside two busy
+# processes, 1.9x with one thread); benchmarks/contention.py measures both.
+SMALL_PRODUCT = 1 << 24
+
+
+def user_chose_threads() -> bool:
+    """Has the user set a thread count in the environment (which then always wins)?"""
+    return any(os.environ.get(v, "").strip() for v in
+               ("NPGAN_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"))
+
+
+def threads_for(largest_product: int) -> int | None:
+    """The BLAS and ``parallel_for`` thread count for a workload whose largest matrix product
+    takes ``largest_product`` multiply-adds: 1 below ``SMALL_PRODUCT``; None (all the cores this
+    process may use) above it, or when the user chose a count in the environment."""
+    if user_chose_threads() or largest_product >= SMALL_PRODUCT:
+        return None
+    return 1
+
+
+def limit_threads(n: int | None):
+    """A context manager: BLAS (threadpoolctl) and ``parallel_for`` use ``n`` threads inside it;
+    ``None`` changes nothing."""
+    import contextlib
+    if n is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    @contextlib.contextmanager
+    def limited():
+        before = _threads["n"]
+        _threads["n"] = n
+        try:
+            with threadpool_limits(limits=n, user_api="blas"):
+                yield n
+        finally:
+            _threads["n"] = before
+
+    return limited()
+
+
 def num_threads() -> int:
     """Threads for ``parallel_for`` on NumPy: ``set_num_threads``, else ``$NPGAN_NUM_THREADS``,
     else ``$OMP_NUM_THREADS`` (the BLAS thread count), else the cores this process may use."""

@@ -28,7 +28,7 @@ from ..io import atomic_write, load_npz
 from ..training import fit
 from .base import TRAINERS, config_of
 from .config import make_config
-from .models import build_networks
+from .models import build_networks, largest_product
 
 
 def build(cfg: dict):
@@ -92,10 +92,11 @@ def train(cfg: dict, out_dir, resume: bool = False, progress: bool = True, plots
         trainer.save(ckpt, config=cfg)
         return evaluator.postfix(record)
 
-    fit(lambda step: trainer.train_step(ds.sample(rows)), trainer.optimizers(), lr=cfg["lr"],
-        decay=cfg["lr_decay"], total=cfg["steps"], start=trainer.step, stop=until,
-        log_every=cfg["log_every"], on_log=on_log,
-        progress=f"{cfg['trainer']} on {cfg['data']}" if progress else None)
+    with B.limit_threads(B.threads_for(largest_product(cfg, ds))):  # 1 thread for small products
+        fit(lambda step: trainer.train_step(ds.sample(rows)), trainer.optimizers(), lr=cfg["lr"],
+            decay=cfg["lr_decay"], total=cfg["steps"], start=trainer.step, stop=until,
+            log_every=cfg["log_every"], on_log=on_log,
+            progress=f"{cfg['trainer']} on {cfg['data']}" if progress else None)
     if plots and records:
         from ..evaluation import plot
         evaluator.final_plots(trainer, records)

@@ -237,3 +237,41 @@ def test_keep_freed_memory_lets_a_freed_block_be_reused_without_page_faults():
     # at least one per 2 MB); reused memory takes (almost) none
     assert without >= 5 * 32
     assert with_setting < without / 10, (with_setting, without)
+
+
+def test_small_products_get_one_thread_unless_the_user_chose(monkeypatch):
+    for var in ("NPGAN_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    assert B.threads_for(256 * 128 * 128) == 1
+    assert B.threads_for(64 * 49 * 1024 * 128) is None
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert B.threads_for(256 * 128 * 128) is None  # the user's explicit count wins
+
+
+def test_limit_threads_sets_blas_and_npgan_threads_and_restores_them(numpy_backend):
+    from threadpoolctl import threadpool_info
+
+    def blas():
+        return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+    before, ours = blas(), B.num_threads()
+    with B.limit_threads(1):
+        assert set(blas()) <= {1} and B.num_threads() == 1
+    assert blas() == before and B.num_threads() == ours
+    with B.limit_threads(None):
+        assert blas() == before
+
+
+def test_a_ring8_run_trains_on_one_blas_thread(tmp_path, numpy_backend, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from npgan.gan.config import make_config
+    from npgan.gan.runner import train
+    for var in ("NPGAN_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    seen = []
+    cfg = make_config(data="ring8", steps=2, log_every=2, hidden=8, depth=1, batch_size=16,
+                      eval_samples=100, eval_mmd=50)
+    train(cfg, tmp_path / "run", progress=False, plots=False,
+          callback=lambda *a: seen.append([p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]))
+    assert seen and set(seen[0]) <= {1}

@@ -1,0 +1,102 @@
+"""Training speed on a busy machine: iterations alone, then beside one busy process per core.
+
+    python benchmarks/contention.py [--models ring8 grid25 dcgan28] [--seconds 8]
+
+Students run npgan beside a browser and an IDE. For each model this times training
+iterations (the same trainer, recipe and thread policy as ``npgan train``: one BLAS thread
+for small matrix products, ``backend.threads_for``) on a quiet machine, then with one
+``while True: pass`` process per core running beside it, and prints both and their
+ratio. A fair share of the cores would make the ratio about 2 with one busy process per
+core on a machine whose cores npgan had to itself. ``--policy all`` times with every core
+for BLAS instead (the behaviour before the per-workload policy), for comparison in one run.
+"""
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine_line, prepare_process  # noqa: E402
+
+CONFIGS = {
+    "ring8": dict(data="ring8"),
+    "grid25": dict(data="grid25"),
+    "dcgan28": dict(data="fashion-mnist"),
+}
+
+
+def _busy():
+    while True:
+        pass
+
+
+def iteration(name: str, policy: str):
+    """(one training iteration as npgan train runs it, the thread count it runs with)."""
+    from npgan import backend as B
+    from npgan.gan.config import make_config
+    from npgan.gan.models import largest_product
+    from npgan.gan.runner import build
+    cfg = make_config(**CONFIGS[name])
+    if name == "dcgan28":  # no data set needed to time the networks: random images of the right shape
+        from types import SimpleNamespace
+        images = B.uniform((4096, 1, 28, 28), -1, 1)
+        ds = SimpleNamespace(shape=(1, 28, 28), sample=lambda n: images[:n])
+        from npgan.gan.base import TRAINERS
+        from npgan.gan.models import build_networks
+        B.seed(0)
+        G, D = build_networks(cfg, ds)
+        trainer = TRAINERS[cfg["trainer"]].from_config(cfg, G, D)
+    else:
+        trainer, ds = build(cfg)
+    rows = trainer.rows_per_step(cfg["batch_size"])
+    threads = B.threads_for(largest_product(cfg, ds)) if policy == "npgan" else None
+    return (lambda: trainer.train_step(ds.sample(rows))), threads
+
+
+def seconds_per_iteration(step, threads, seconds: float) -> float:
+    from npgan import backend as B
+    with B.limit_threads(threads):
+        for _ in range(3):
+            step()
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            step()
+            n += 1
+        return (time.perf_counter() - t0) / n
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    ap.add_argument("--seconds", type=float, default=8.0, help="timed seconds per measurement")
+    ap.add_argument("--policy", nargs="+", default=["npgan", "all"], choices=["npgan", "all"])
+    args = ap.parse_args(argv)
+    cores = os.cpu_count() or 1
+    allocator = prepare_process(cores)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NPGAN_NUM_THREADS"):
+        os.environ.pop(var, None)  # prepare_process pinned them; the policy decides here
+    print(f"# {machine_line()}; {time.strftime('%Y-%m-%d')}; {allocator}; {cores} busy processes beside")
+    print(f"{'model':<9}{'policy':>8}{'threads':>8}{'quiet ms':>10}{'busy ms':>10}{'ratio':>7}")
+    for name in args.models:
+        for policy in args.policy:
+            step, threads = iteration(name, policy)
+            quiet = seconds_per_iteration(step, threads, args.seconds)
+            busy = [multiprocessing.Process(target=_busy, daemon=True) for _ in range(cores)]
+            for p in busy:
+                p.start()
+            try:
+                loaded = seconds_per_iteration(step, threads, args.seconds)
+            finally:
+                for p in busy:
+                    p.terminate()
+                    p.join()
+            shown = threads if threads is not None else cores
+            print(f"{name:<9}{policy:>8}{shown:>8}{quiet * 1e3:10.2f}{loaded * 1e3:10.2f}{loaded / quiet:7.2f}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
