@@ -37,11 +37,13 @@ def _add_train_options(t) -> None:
     from .gan.base import NOISE, TRAINERS
     from .gan.config import describe_default as d
     from .gan.losses import GAN_LOSSES
-    from .gan.models import MODELS
     from .training import LR_DECAYS
     t.add_argument("--data", choices=names(), help=f"data set (default {d('data')})")
     t.add_argument("--out", help="run directory (checkpoint, metrics.jsonl, PNGs)")
-    t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its checkpoint")
+    t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its checkpoint "
+                                                   "(--steps and --log-every may change; nothing else)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="start afresh in an --out folder that holds a run (its old outputs are removed)")
     t.add_argument("--trainer", choices=list(TRAINERS), help=f"default {d('trainer')}")
     t.add_argument("--steps", type=_positive_int, help=f"total training steps (default {d('steps')})")
     t.add_argument("--seed", type=int, help=f"seed of every random draw (default {d('seed')})")
@@ -66,6 +68,13 @@ def _add_train_options(t) -> None:
                    help=f"Adam's betas (default {d('betas')})")
     t.add_argument("--lr-decay", choices=list(LR_DECAYS),
                    help=f"learning-rate schedule: linear decays to 0 at the last step (default {d('lr_decay')})")
+    _add_network_options(t)
+
+
+def _add_network_options(t) -> None:
+    """``npgan train``'s options for the networks and the data files."""
+    from .gan.config import describe_default as d
+    from .gan.models import MODELS
     t.add_argument("--model", choices=list(MODELS),
                    help=f"network family, dcgan for 28x28 images (default {d('model')})")
     t.add_argument("--latent-dim", type=_positive_int, help=f"size of z (default {d('latent_dim')})")
@@ -119,6 +128,8 @@ def _parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--backend", choices=["numpy", "cupy"], default=None,
                         help="array backend (default: $NPGAN_BACKEND or numpy)")
+    common.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (for bug reports; also NPGAN_DEBUG=1)")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", parents=[common], help="train a generator on a built-in data set")
     _add_train_options(t)
@@ -126,22 +137,49 @@ def _parser():
     return ap
 
 
+MAY_CHANGE_ON_RESUME = ("steps", "log_every")  # what --resume applies; every other option is the run's
+
+
+def _resume_config(args) -> dict:
+    """The checkpoint's config with what may change on resume applied; options that would change
+    the run are refused, by name."""
+    from .gan.base import config_of
+    from .gan.config import DEFAULTS, make_config
+    from .io import load_npz
+    path = os.path.join(args.resume, "checkpoint.npz")
+    state = load_npz(path)
+    cfg = config_of(state, path)
+    if args.out and os.path.abspath(args.out) != os.path.abspath(args.resume):
+        raise ValueError(f"--resume {args.resume} continues the run in that folder; --out names another")
+    changed = sorted(k for k in DEFAULTS if k not in MAY_CHANGE_ON_RESUME and getattr(args, k, None) is not None
+                     and getattr(args, k) != cfg.get(k))
+    if changed:
+        flags = ", ".join("--" + k.replace("_", "-") for k in changed)
+        raise ValueError(f"--resume continues the run as it was configured; {flags} would change it "
+                         f"(start a new run with --out instead); only --steps and --log-every may change")
+    if "step" not in state:
+        raise KeyError(f"{path}: not a training checkpoint (missing key 'step')")
+    done = int(state["step"])
+    if args.steps is not None and args.steps <= done:
+        raise ValueError(f"the run in {args.resume} is already at step {done}; --steps must be larger "
+                         f"to continue it")
+    if args.steps is None and done >= cfg.get("steps", 0):
+        raise ValueError(f"the run in {args.resume} is complete ({done} steps); --steps N continues it to N")
+    cfg.update({k: getattr(args, k) for k in MAY_CHANGE_ON_RESUME if getattr(args, k) is not None})
+    return make_config(**cfg)
+
+
 def _train(args):
-    from .gan.base import read_config
     from .gan.config import DEFAULTS, make_config
     from .gan.runner import train
     if args.resume:
-        out = args.resume
-        cfg = read_config(f"{out}/checkpoint.npz")
-        if args.steps:
-            cfg["steps"] = args.steps
-        cfg = make_config(**cfg)
+        out, cfg = args.resume, _resume_config(args)
     else:
         if not args.out:
             raise ValueError("train needs --out DIR (or --resume DIR)")
         out = args.out
         cfg = make_config(**{k: getattr(args, k) for k in DEFAULTS if hasattr(args, k)})
-    final = train(cfg, out, resume=bool(args.resume), progress=not args.no_progress,
+    final = train(cfg, out, resume=bool(args.resume), progress=not args.no_progress, overwrite=args.overwrite,
                   log=lambda msg: print(msg, file=sys.stderr))
     print(json.dumps(final))
     extra = f", {out}/grids/" if is_image(cfg["data"]) else ""
@@ -203,26 +241,50 @@ def _train_classifier(args):
     print(f"wrote {path}")
 
 
+def _interrupted(exc) -> int:
+    from .gan.runner import RunInterrupted
+    if isinstance(exc, RunInterrupted):
+        print(f"npgan: {exc}", file=sys.stderr)
+    else:  # a second Ctrl-C, mid-step: the last checkpoint stands
+        print("npgan: interrupted; the last checkpoint written, if any, is intact "
+              "(continue with npgan train --resume DIR)", file=sys.stderr)
+    return 130
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv:  # no command: list them
         _parser().print_help()
         return 0
     args = _parser().parse_args(argv)
+    debug = args.debug or os.environ.get("NPGAN_DEBUG", "") not in ("", "0")
     B.keep_freed_memory()  # each training step reuses the memory the last one freed (opt-out: env)
+    from .gan.runner import RunInterrupted, TrainingDiverged
     try:
+        if B.environment_error():
+            raise ValueError(B.environment_error())
         if args.backend:
             B.set_backend(args.backend)
         {"train": _train, "sample": _sample, "evaluate": _evaluate,
          "train-classifier": _train_classifier}[args.command](args)
-    except (ValueError, KeyError, OSError, RuntimeError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"npgan: error: {msg}", file=sys.stderr)
+    except (KeyboardInterrupt, RunInterrupted) as exc:
+        return _interrupted(exc)
+    except TrainingDiverged as exc:
+        print(f"npgan: error: {exc}; the last good checkpoint is kept", file=sys.stderr)
+        return 3
+    except (ValueError, KeyError, OSError, RuntimeError, TypeError, EOFError, MemoryError) as exc:
+        if debug:
+            raise
+        print(f"npgan: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("npgan: interrupted (the last checkpoint is intact; continue with --resume)", file=sys.stderr)
-        return 130
     return 0
+
+
+def _one_line(exc) -> str:
+    if isinstance(exc, MemoryError):
+        return f"out of memory ({exc or 'the sizes asked for do not fit'}); ask for fewer samples or smaller networks"
+    msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    return " ".join(str(msg).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def read_idx(path):
     try:
         with opener(path, "rb") as f:
             raw = f.read()
-    except OSError as exc:  # includes gzip.BadGzipFile
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile; EOFError: a truncated .gz file
         raise ValueError(f"cannot read IDX file {path}: {exc}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _TYPES:
         raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")

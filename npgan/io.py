@@ -59,7 +59,31 @@ def save_npy(path, array) -> str:
     return os.fspath(path)
 
 
-def load_npz(path) -> dict:
+MAX_ARCHIVE_BYTES = 1 << 30  # what load_npz will inflate, at most (a DCGAN checkpoint: ~10 MB)
+
+
+def _check_sizes(path, limit: int) -> None:
+    """Read each array's header (shape, dtype) and refuse the archive before inflating any data
+    when they claim more than ``limit`` bytes in all (a deflate bomb, a forged header)."""
+    total = 0
+    with zipfile.ZipFile(path) as z:
+        for info in z.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with z.open(info) as f:
+                major, _ = host.lib.format.read_magic(f)
+                read = host.lib.format.read_array_header_1_0 if major == 1 else host.lib.format.read_array_header_2_0
+                shape, _, dtype = read(f)
+            size = dtype.itemsize
+            for d in shape:
+                size *= d
+            total += size
+            if total > limit:
+                raise ValueError(f"{path}: array {info.filename[:-4]!r} claims shape {shape} of {dtype}; the "
+                                 f"archive would take over {limit / 2**30:.0f} GiB, more than an npgan file holds")
+
+
+def load_npz(path, max_bytes: int = MAX_ARCHIVE_BYTES) -> dict:
     """Read an archive written by ``save_npz`` into a dict of host arrays.
 
     A missing file raises ``FileNotFoundError``; anything that is not a readable
@@ -71,7 +95,12 @@ def load_npz(path) -> dict:
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not an npgan checkpoint (not an .npz archive)")
     try:
+        _check_sizes(path, max_bytes)
         with host.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except ValueError as exc:
+        if str(exc).startswith(os.fspath(path)):
+            raise
+        raise ValueError(f"cannot read {path} as an .npz archive: {exc}") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise ValueError(f"cannot read {path} as an .npz archive: {exc}") from None

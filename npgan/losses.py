@@ -41,11 +41,16 @@ def _check_pair(logits, targets, where):
         raise ValueError(f"{where}: received empty logits")
     xp = B.get_backend()
     if isinstance(targets, (int, float)):
+        if not 0.0 <= targets <= 1.0:
+            raise ValueError(f"{where}: targets must be in [0, 1], got {targets}")
         return xp.full(logits.shape, targets, dtype=logits.dtype)
     B.check_array(targets, where + " (targets)")
     if tuple(targets.shape) != tuple(logits.shape):
         raise ValueError(f"{where}: targets must have the logits' shape {tuple(logits.shape)}, "
                          f"received {tuple(targets.shape)}")
+    if targets.size and not (float(targets.min()) >= 0.0 and float(targets.max()) <= 1.0):
+        raise ValueError(f"{where}: targets must be in [0, 1], received values from "
+                         f"{float(targets.min())} to {float(targets.max())}")
     return targets.astype(logits.dtype, copy=False)
 
 
@@ -61,12 +66,16 @@ def sigmoid_cross_entropy(logits, targets):
     ``targets`` is an array of the logits' shape with values in [0, 1] (soft
     targets such as 0.9 allowed, for label smoothing) or a single number used
     for every element. Returns ``(loss, grad_logits)``: a 0-d array and
-    dL/dlogits, an array of the logits' shape. Finite for |logits| up to 1e4
-    and beyond.
+    dL/dlogits, an array of the logits' shape. Finite for any finite logits; an
+    infinite logit costs 0 with the target it predicts (and inf with the other).
+    Targets outside [0, 1] are refused.
     """
     t = _check_pair(logits, targets, "sigmoid_cross_entropy")
     m = logits.size
-    per_element = softplus(logits) - logits * t
+    # t softplus(-x) + (1 - t) softplus(x), each term left out where its weight is 0, so an
+    # infinite logit with the target it predicts costs 0 (not inf - inf = nan)
+    xp = B.get_backend()
+    per_element = xp.where(t > 0, t * softplus(-logits), 0) + xp.where(t < 1, (1 - t) * softplus(logits), 0)
     loss = per_element.sum() / m
     grad = (sigmoid(logits) - t) / m
     return loss, grad
@@ -163,6 +172,8 @@ def mmd2(x, y, bandwidths=DEFAULT_BANDWIDTHS):
     with r(W) the row sums: (r(W) * x_i - (W @ z)_i). Returns ``(value, grad_x)``
     with grad_x of x's shape. x and y must hold at least 2 samples each.
     """
+    if len(bandwidths) < 1 or not all(0 < float(s) < float("inf") for s in bandwidths):
+        raise ValueError(f"mmd2: bandwidths must be one or more positive numbers, got {tuple(bandwidths)}")
     for name, a in (("x", x), ("y", y)):
         B.check_array(a, f"mmd2 ({name})", ndim=2)
         if a.shape[0] < 2:

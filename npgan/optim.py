@@ -20,8 +20,8 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: received an empty parameter list")
-        if lr <= 0:
-            raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr}")
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+            raise ValueError(f"{type(self).__name__}: lr must be a positive number, got {lr}")
         self.lr = float(lr)
         self.t = 0  # steps taken
 
@@ -77,6 +77,8 @@ class SGD(Optimizer):
     def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0):
         super().__init__(params, lr)
+        if not (0 <= momentum < math.inf) or not (0 <= weight_decay < math.inf):
+            raise ValueError(f"SGD: momentum and weight_decay must be >= 0, got {momentum} and {weight_decay}")
         if nesterov and momentum <= 0:
             raise ValueError("SGD: nesterov needs momentum > 0")
         self.momentum, self.nesterov, self.weight_decay = float(momentum), nesterov, float(weight_decay)
@@ -119,6 +121,8 @@ class Adam(Optimizer):
         b1, b2 = betas
         if not (0 <= b1 < 1 and 0 <= b2 < 1):
             raise ValueError(f"Adam: betas must be in [0, 1), got {betas}")
+        if not (0 < eps < math.inf) or not (0 <= weight_decay < math.inf):
+            raise ValueError(f"Adam: eps must be positive and weight_decay >= 0, got {eps} and {weight_decay}")
         self.betas, self.eps, self.weight_decay = (float(b1), float(b2)), float(eps), float(weight_decay)
         xp = B.get_backend()
         self.m = [xp.zeros_like(p.data) for p in self.params]

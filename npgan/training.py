@@ -9,9 +9,17 @@ shows a progress bar (tqdm) whose postfix ``on_log`` may set.
 The figures a step returns may be 0-d device arrays: they are summed where they live
 and converted to Python floats once per logging step, so on a GPU a step that does not
 log never waits for the device.
+
+``stop_requests()`` turns SIGINT, SIGTERM and SIGHUP into a request that ``fit`` honours
+between two steps (a second Ctrl-C interrupts at once), so an interrupted run can be
+checkpointed at a step boundary and resumed exactly.
 """
 
 from __future__ import annotations
+
+import contextlib
+import signal
+import threading
 
 LR_DECAYS = ("linear", "none")
 
@@ -24,21 +32,56 @@ def learning_rate(base: float, step: int, total: int, decay: str = "linear") -> 
     return base if decay == "none" else base * (1.0 - step / total)
 
 
+class StopRequest:
+    """Set by a signal inside ``stop_requests()``; ``fit`` stops after the current step."""
+
+    def __init__(self):
+        self.signal = None
+
+    def __bool__(self) -> bool:
+        return self.signal is not None
+
+
+@contextlib.contextmanager
+def stop_requests():
+    """Within the block, SIGINT (once), SIGTERM and SIGHUP ask the loop to stop after its
+    current step instead of killing the process mid-step; yields the ``StopRequest``."""
+    request = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield request  # signal handlers can only be installed from the main thread
+        return
+    wanted = [s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s]
+
+    def handler(signum, frame):
+        if request and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: now
+        request.signal = signal.Signals(signum).name
+
+    previous = {s: signal.signal(s, handler) for s in wanted}
+    try:
+        yield request
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def fit(step_fn, optimizers, *, lr: float, total: int, start: int = 0, stop: int | None = None,
-        decay: str = "linear", log_every: int = 0, on_log=None, progress: str | None = None) -> None:
+        decay: str = "linear", log_every: int = 0, on_log=None, progress: str | None = None,
+        should_stop=None) -> int:
     """Train from ``start`` up to ``stop`` (default ``total``) steps; see the module docstring.
 
     ``step_fn(step) -> dict`` of numbers (a ``"step"`` key is ignored);
     ``on_log(step, record) -> dict | None``: ``step`` counts the steps done (1-based),
     ``record`` holds ``"lr"`` and the interval's averages; a returned dict becomes the
-    progress bar's postfix. ``progress`` is the bar's label (None: no bar).
+    progress bar's postfix. ``progress`` is the bar's label (None: no bar). ``should_stop()``,
+    checked after every step, ends the loop early. Returns the number of steps done.
     """
     stop = total if stop is None else min(stop, total)
     bar = None
     if progress is not None:
         from tqdm import tqdm
         bar = tqdm(total=total, initial=start, desc=progress, unit="step", dynamic_ncols=True)
-    sums, count = {}, 0
+    sums, count, done = {}, 0, start
     try:
         for step in range(start, stop):
             rate = learning_rate(lr, step, total, decay)
@@ -56,6 +99,9 @@ def fit(step_fn, optimizers, *, lr: float, total: int, start: int = 0, stop: int
                 sums, count = {}, 0
                 if bar is not None and postfix:
                     bar.set_postfix(postfix)
+            if should_stop is not None and should_stop():
+                break
     finally:
         if bar is not None:
             bar.close()
+    return done

@@ -39,6 +39,7 @@ from .arrays import (
     check_array,
     cupy_available,
     cupy_unavailable_reason,
+    environment_error,
     get_backend,
     get_dtype,
     host,
@@ -74,10 +75,12 @@ __all__ = [
     "set_elementwise_min_work", "threads_for", "limit_threads", "user_chose_threads",
     # memory
     "keep_freed_memory",
+    "environment_error",
     # the submodules
     "arrays", "rng", "threads", "memory",
 ]
 
-# the default backend from the environment, so `NPGAN_BACKEND=cupy python -m pytest` just works
+# the default backend from the environment, so `NPGAN_BACKEND=cupy python -m pytest` just works;
+# importing npgan never fails on it (see arrays.environment_error)
 if os.environ.get("NPGAN_BACKEND", "").strip():
-    set_backend(os.environ["NPGAN_BACKEND"].strip().lower())
+    arrays.backend_from_environment(os.environ["NPGAN_BACKEND"])

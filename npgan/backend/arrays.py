@@ -108,7 +108,33 @@ def set_backend(name: str):
 
 def get_backend():
     """The current array module (``numpy`` or ``cupy``)."""
+    if _env_error:
+        _warn_environment()
     return _state["xp"]
+
+
+_env_error: list = []  # why $NPGAN_BACKEND could not be honoured, and whether that was said
+
+
+def backend_from_environment(value: str) -> None:
+    """Switch to ``$NPGAN_BACKEND``'s backend; if it cannot be used, stay on NumPy and keep why:
+    the first ``get_backend()`` warns, and the command line refuses with one line."""
+    try:
+        set_backend(value.strip().lower())
+    except (ValueError, BackendUnavailableError) as exc:
+        _env_error[:] = [f"NPGAN_BACKEND={value!r}: {exc}", False]
+
+
+def environment_error():
+    """Why ``$NPGAN_BACKEND`` could not be honoured at import (None when it was, or is unset)."""
+    return _env_error[0] if _env_error else None
+
+
+def _warn_environment() -> None:
+    if not _env_error[1]:
+        import warnings
+        _env_error[1] = True
+        warnings.warn(f"{_env_error[0]}; using numpy", RuntimeWarning, stacklevel=3)
 
 
 def backend_name() -> str:

@@ -82,10 +82,13 @@ def num_threads() -> int:
     else ``$OMP_NUM_THREADS`` (the BLAS thread count), else the cores this process may use."""
     if _threads["n"] is None:
         for var in ("NPGAN_NUM_THREADS", "OMP_NUM_THREADS"):
-            value = os.environ.get(var, "")
-            if value.strip().isdigit() and int(value) >= 1:
-                _threads["n"] = int(value)
-                break
+            value = os.environ.get(var, "").strip()
+            if not value:
+                continue
+            if not value.isdigit() or int(value) < 1:
+                raise ValueError(f"{var} must be a positive integer, got {value!r}")
+            _threads["n"] = int(value)
+            break
         else:
             try:
                 _threads["n"] = len(os.sched_getaffinity(0))

@@ -162,6 +162,8 @@ def train(train_data, test_data, epochs: int = 2, batch_size: int = 128, lr: flo
     """
     if epochs < 1 or batch_size < 2:
         raise ValueError(f"classifier: epochs must be >= 1 and batch_size >= 2, got {epochs}, {batch_size}")
+    if not (0 < lr < float("inf")):
+        raise ValueError(f"classifier: lr must be a positive number, got {lr}")
     B.seed(seed)
     n_classes = len(train_data.classes) or int(B.host.max(train_data.labels)) + 1
     net = build_network(n_classes, train_data.shape)

@@ -10,6 +10,8 @@ CHANGELOG.md and benchmarks/QUALITY.md.
 
 from __future__ import annotations
 
+import math
+
 from ..data import check_name, is_image
 from ..losses import DEFAULT_BANDWIDTHS
 from ..training import LR_DECAYS
@@ -108,7 +110,9 @@ def _number_checks(cfg: dict) -> list:
         (cfg["steps"] >= 1, f"steps must be a positive integer, got {cfg['steps']}"),
         (cfg["log_every"] >= 1, f"log_every must be a positive integer, got {cfg['log_every']}"),
         (cfg["batch_size"] >= 2, f"batch_size must be at least 2, got {cfg['batch_size']}"),
-        (cfg["lr"] > 0, f"lr must be positive, got {cfg['lr']}"),
+        (math.isfinite(cfg["lr"]) and cfg["lr"] > 0, f"lr must be a positive number, got {cfg['lr']}"),
+        (all(math.isfinite(cfg[k]) for k in ("label_smoothing", "gp", "r1")),
+         "label_smoothing, gp and r1 must be finite numbers"),
         (len(cfg["betas"]) == 2 and all(0 <= b < 1 for b in cfg["betas"]),
          f"betas must be two numbers in [0, 1), got {cfg['betas']}"),
         (cfg["d_steps"] >= 1 and cfg["pack"] >= 1, "d_steps and pack must be at least 1"),
@@ -122,8 +126,33 @@ def _number_checks(cfg: dict) -> list:
     ]
 
 
+def _type_error(key: str, value):
+    """Why ``value`` cannot stand for ``key`` (its default's type), or None."""
+    default = DEFAULTS[key]
+    number = (int, float)
+    if default is None:
+        ok = value is None or isinstance(value, str)
+        want = "a path"
+    elif isinstance(default, bool):
+        ok, want = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, want = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif isinstance(default, float):
+        ok, want = isinstance(value, number) and not isinstance(value, bool), "a number"
+    elif isinstance(default, list):
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, number) and not isinstance(v, bool) for v in value)
+        want = "a list of numbers"
+    else:
+        ok, want = isinstance(value, str), "a name"
+    return None if ok else f"option {key!r} must be {want}, got {value!r}"
+
+
 def validate(cfg: dict) -> None:
-    """Raise ``ValueError`` with the first thing wrong in a complete config."""
+    """Raise ``ValueError`` with the first thing wrong in a complete config (types first)."""
+    for key in DEFAULTS:
+        problem = _type_error(key, cfg[key])
+        if problem:
+            raise ValueError(problem)
     for ok, msg in _choice_checks(cfg) + _number_checks(cfg):
         if not ok:
             raise ValueError(msg)

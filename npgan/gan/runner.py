@@ -18,17 +18,18 @@ one does (same seed, same backend).
 
 from __future__ import annotations
 
-import json
+import glob
 import os
 
 from .. import backend as B
 from ..data import get_dataset
 from ..evaluation.evaluators import make_evaluator
-from ..io import atomic_write, load_npz
-from ..training import fit
+from ..io import load_npz
+from ..training import fit, stop_requests
 from .base import TRAINERS, config_of
 from .config import make_config
 from .models import build_networks, largest_product
+from .rundir import RunDir, RunDirError
 
 
 def build(cfg: dict):
@@ -49,36 +50,80 @@ def from_checkpoint(checkpoint):
     return trainer, ds, cfg
 
 
-def _read_records(path, upto: int) -> list:
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [r for r in (json.loads(line) for line in f if line.strip()) if r["step"] <= upto]
+class TrainingDiverged(RuntimeError):
+    """A non-finite loss or parameter: the run stops, its last good checkpoint is kept."""
 
 
-def _start_log(path, records) -> None:
-    """Rewrite the metrics log with ``records`` (on resume: drops lines past the checkpoint)."""
-    with atomic_write(path, "w") as f:
-        f.writelines(json.dumps(r) + "\n" for r in records)
+class RunInterrupted(Exception):
+    """A signal stopped the run between two steps; a checkpoint of that step was written."""
+
+    def __init__(self, step: int, signal_name: str, checkpoint: str):
+        super().__init__(f"interrupted by {signal_name} at step {step}; checkpoint written: "
+                         f"continue with npgan train --resume {os.path.dirname(checkpoint) or '.'}")
+        self.step, self.signal_name, self.checkpoint = step, signal_name, checkpoint
+
+
+OUTPUTS = ("checkpoint.npz", "metrics.jsonl", "samples.png", "losses.png", "latent_map.png")
+
+
+def _check_finite(trainer, record: dict, step: int) -> None:
+    """Raise ``TrainingDiverged`` naming the first non-finite figure or parameter."""
+    import math
+    for key, value in record.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise TrainingDiverged(f"training diverged: at step {step} {key} is {value}")
+    xp = B.get_backend()
+    for prefix, part in trainer._parts():
+        for name, p in getattr(part, "named_parameters", lambda: [])():
+            if not bool(xp.isfinite(p.data).all()):
+                raise TrainingDiverged(f"training diverged: at step {step} parameter {prefix}.{name} "
+                                       f"has non-finite values")
+
+
+def _prepare(rd: RunDir, resume: bool, overwrite: bool) -> None:
+    """Refuse to start over an existing run unless told to; clear npgan's old outputs if so."""
+    if resume or not rd.holds_a_run():
+        return
+    if not overwrite:
+        raise RunDirError(f"{rd.path} holds a run already: continue it with --resume {rd.path}, "
+                          f"or start afresh there with --overwrite")
+    for name in OUTPUTS:
+        if os.path.exists(os.path.join(rd.path, name)):
+            os.remove(os.path.join(rd.path, name))
+    for grid in glob.glob(os.path.join(rd.path, "grids", "step_*.png")):
+        os.remove(grid)
 
 
 def train(cfg: dict, out_dir, resume: bool = False, progress: bool = True, plots: bool = True,
-          until: int | None = None, callback=None, log=print) -> dict:
+          until: int | None = None, callback=None, log=print, overwrite: bool = False) -> dict:
     """Train per ``cfg`` into ``out_dir`` (or continue the run there); return the last metrics.
 
     ``until`` stops after that step as an interruption would (the schedule still runs to
     ``cfg["steps"]``); pair it with ``log_every`` dividing it so the checkpoint is current.
     ``callback(trainer, dataset, record)``, if given, runs at every logging step (with the
-    random state preserved), e.g. to keep samples for a figure.
+    random state preserved), e.g. to keep samples for a figure. A folder holding a run is
+    refused unless ``resume`` or ``overwrite``; see ``npgan.gan.rundir`` for the rest of
+    what a run folder guarantees. Raises ``TrainingDiverged`` or ``RunInterrupted``.
     """
-    ckpt, log_path = os.path.join(out_dir, "checkpoint.npz"), os.path.join(out_dir, "metrics.jsonl")
-    trainer, ds = build(cfg)
-    if resume:
-        trainer.load(ckpt)
-    os.makedirs(out_dir, exist_ok=True)
-    records = _read_records(log_path, trainer.step) if resume else []
-    _start_log(log_path, records)
-    evaluator = make_evaluator(cfg, ds, out_dir, log)
+    trainer, ds = build(cfg)  # before the folder is touched: bad data or options write nothing
+    with RunDir(out_dir) as rd:
+        _prepare(rd, resume, overwrite)
+        if resume:
+            trainer.load(rd.checkpoint)
+        records = rd.read_records(trainer.step, warn=log) if resume else []
+        rd.start_log(records)
+        evaluator = make_evaluator(cfg, ds, out_dir, log)
+        _run(cfg, trainer, ds, rd, evaluator, records, progress, until, callback)
+        if plots and records:
+            from ..evaluation import plot
+            evaluator.final_plots(trainer, records)
+            plot.plot_losses(records, os.path.join(out_dir, "losses.png"),
+                             title=f"{cfg['trainer']} on {cfg['data']}")
+    return evaluator.summary(records[-1]) if records else {}
+
+
+def _run(cfg, trainer, ds, rd, evaluator, records, progress, until, callback) -> None:
+    """The loop: train, and at each logging step check, measure, log and checkpoint."""
     rows = trainer.rows_per_step(cfg["batch_size"])
 
     def on_log(step, record):
@@ -86,20 +131,17 @@ def train(cfg: dict, out_dir, resume: bool = False, progress: bool = True, plots
         if callback is not None:
             with B.preserved_rng():
                 callback(trainer, ds, record)
+        _check_finite(trainer, record, step)  # before anything is written
+        rd.append(record)
         records.append(record)
-        with open(log_path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-        trainer.save(ckpt, config=cfg)
+        trainer.save(rd.checkpoint, config=cfg)
         return evaluator.postfix(record)
 
-    with B.limit_threads(B.threads_for(largest_product(cfg, ds))):  # 1 thread for small products
+    with stop_requests() as request, B.limit_threads(B.threads_for(largest_product(cfg, ds))):
         fit(lambda step: trainer.train_step(ds.sample(rows)), trainer.optimizers(), lr=cfg["lr"],
             decay=cfg["lr_decay"], total=cfg["steps"], start=trainer.step, stop=until,
-            log_every=cfg["log_every"], on_log=on_log,
+            log_every=cfg["log_every"], on_log=on_log, should_stop=lambda: bool(request),
             progress=f"{cfg['trainer']} on {cfg['data']}" if progress else None)
-    if plots and records:
-        from ..evaluation import plot
-        evaluator.final_plots(trainer, records)
-        plot.plot_losses(records, os.path.join(out_dir, "losses.png"),
-                         title=f"{cfg['trainer']} on {cfg['data']}")
-    return evaluator.summary(records[-1]) if records else {}
+    if request:
+        trainer.save(rd.checkpoint, config=cfg)
+        raise RunInterrupted(trainer.step, request.signal, rd.checkpoint)

@@ -19,7 +19,7 @@ so the second-order pass reuses the first-order code with ggx where x was.
 
 from __future__ import annotations
 
-from .im2col import col2im, conv_output_size, im2col, pad_nhwc, pair
+from .im2col import col2im, conv_output_size, im2col, integer, pad_nhwc, pair
 from .init import init_weight_bias
 from .module import Layer, Parameter
 
@@ -28,7 +28,8 @@ class _ConvBase(Layer):
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, bias, init,
                  w_shape, fan_in, fan_out):
         super().__init__()
-        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.in_channels = integer(in_channels, f"{type(self).__name__}: in_channels")
+        self.out_channels = integer(out_channels, f"{type(self).__name__}: out_channels")
         self.kernel_size = pair(kernel_size, "kernel_size")
         self.stride = pair(stride, "stride")
         self.padding = pair(padding, "padding")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .im2col import integer
 from .init import init_weight_bias
 from .module import Layer, Parameter
 
@@ -37,6 +38,7 @@ class Dense(Layer):
 
     def __init__(self, in_features: int, out_features: int, init: str = "pytorch"):
         super().__init__()
+        in_features, out_features = integer(in_features, "Dense: in_features"), integer(out_features, "Dense: out_features")
         if in_features < 1 or out_features < 1:
             raise ValueError(f"Dense: features must be positive, got {in_features}, {out_features}")
         self.in_features, self.out_features = int(in_features), int(out_features)

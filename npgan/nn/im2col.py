@@ -42,13 +42,22 @@ from __future__ import annotations
 from .. import backend as B
 
 
+def integer(v, name: str) -> int:
+    """``v`` as an int; a clear error for 2.5, "3" or True instead of silently truncating."""
+    import numbers
+    whole = isinstance(v, numbers.Integral) or (isinstance(v, numbers.Real) and float(v).is_integer())
+    if isinstance(v, bool) or not whole:
+        raise ValueError(f"{name} must be an integer, got {v!r}")
+    return int(v)
+
+
 def pair(v, name: str):
     """An int or a pair of ints as a pair; used for kernel_size, stride, padding."""
     if isinstance(v, (tuple, list)):
         if len(v) != 2:
             raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
+        return integer(v[0], name), integer(v[1], name)
+    return integer(v, name), integer(v, name)
 
 
 def conv_output_size(size: int, k: int, s: int, p: int) -> int:

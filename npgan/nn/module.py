@@ -170,7 +170,7 @@ class Layer:
         return self._cache
 
     def _check_grad(self, grad_out, shape):
-        B.check_array(grad_out, repr(self) + ".backward")
+        B.check_array(grad_out, repr(self) + ".backward", dtype=self._dtype())
         if tuple(grad_out.shape) != tuple(shape):
             raise ValueError(
                 f"{self!r}.backward: expected grad_out of shape {tuple(shape)} (the output's), "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import backend as B
+from .im2col import integer
 from .module import Layer, Parameter
 
 
@@ -59,7 +60,7 @@ class BatchNorm(Layer):
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5):
         super().__init__()
         xp = B.get_backend()
-        self.num_features = int(num_features)
+        self.num_features = integer(num_features, "BatchNorm: num_features")
         self.momentum, self.eps = float(momentum), float(eps)
         dt = B.get_dtype()
         self.weight = Parameter(xp.ones(self.num_features, dtype=dt), "weight")
