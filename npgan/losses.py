@@ -75,7 +75,7 @@ def sigmoid_cross_entropy(logits, targets):
     # t softplus(-x) + (1 - t) softplus(x), each term left out where its weight is 0, so an
     # infinite logit with the target it predicts costs 0 (not inf - inf = nan)
     xp = B.get_backend()
-    per_element = xp.where(t > 0, t * softplus(-logits), 0) + xp.where(t < 1, (1 - t) * softplus(logits), 0)
+    per_element = t * xp.where(t > 0, softplus(-logits), 0) + (1 - t) * xp.where(t < 1, softplus(logits), 0)
     loss = per_element.sum() / m
     grad = (sigmoid(logits) - t) / m
     return loss, grad

@@ -39,7 +39,7 @@ class _Elementwise(Layer):
         raise NotImplementedError
 
     def double_backward(self, ggx, grad_out):
-        cache = self._cached()
+        cache = self._forward_cache()
         self._check_second(ggx, grad_out, cache.shape, cache.shape)
         return self._input_grad(ggx, cache), self._curvature(grad_out, ggx, cache)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .module import Layer
+from .module import Layer, second_pass
 
 
 class Sequential(Layer):
@@ -69,9 +69,10 @@ class Sequential(Layer):
             gg, extra = layer.double_backward(gg, u)
             extras.append(extra)
         abar = None
-        for layer, extra in zip(reversed(layers), reversed(extras)):
-            down = layer.backward(abar) if abar is not None else None
-            abar = extra if down is None else (down if extra is None else down + extra)
+        with second_pass():  # each layer's backward runs again on its forward pass's cache
+            for layer, extra in zip(reversed(layers), reversed(extras)):
+                down = layer.backward(abar) if abar is not None else None
+                abar = extra if down is None else (down if extra is None else down + extra)
         return gg, abar
 
     def second_order_refusal(self):

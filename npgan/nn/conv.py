@@ -123,7 +123,7 @@ class Conv2D(_ConvBase):
         return cols @ self._wmat().T, (cols, x.shape)
 
     def double_backward(self, ggx, grad_out):
-        _, shape = self._cached()
+        _, shape = self._forward_cache()
         self._check_second(ggx, grad_out, shape, self.output_shape(shape))
         y, (cols, _) = self._linear(ggx)
         n, o, ho, wo = grad_out.shape
@@ -223,7 +223,7 @@ class ConvTranspose2D(_ConvBase):
         return im2col(pad_nhwc(grad_out, ph, pw), kh, kw, sh, sw, h, w)
 
     def double_backward(self, ggx, grad_out):
-        _, shape = self._cached()
+        _, shape = self._forward_cache()
         self._check_second(ggx, grad_out, shape, self.output_shape(shape))
         y, (gm, _) = self._linear(ggx)
         if self.requires_grad:

@@ -63,7 +63,7 @@ class Dense(Layer):
         return grad_out @ self.weight.data.T
 
     def double_backward(self, ggx, grad_out):
-        x = self._cached()
+        x = self._forward_cache()
         self._check_second(ggx, grad_out, x.shape, (x.shape[0], self.out_features))
         if self.requires_grad:
             self.weight.grad += ggx.T @ grad_out

@@ -46,7 +46,7 @@ class Dropout(Layer):
 
     def double_backward(self, ggx, grad_out):
         """dP/dG = ggx * M / (1 - p) (the same diagonal map); dP/dx = 0."""
-        kind, value = self._cached()
+        kind, value = self._forward_cache()
         shape = value if kind == "identity" else value.shape
         self._check_second(ggx, grad_out, shape, shape)
         return (ggx if kind == "identity" else ggx * value), None

@@ -45,6 +45,19 @@ import contextlib
 from .. import backend as B
 from ..io import load_npz, save_npz
 
+_SECOND_PASS = []  # non-empty inside a second-order pass, which reuses each forward pass's cache
+
+
+@contextlib.contextmanager
+def second_pass():
+    """Within the block, a layer's backward may run again on its last forward pass's cache
+    (``double_backward`` and the gradient checker need that; training never does)."""
+    _SECOND_PASS.append(True)
+    try:
+        yield
+    finally:
+        _SECOND_PASS.pop()
+
 
 class Parameter:
     """A trainable array with its gradient: ``.data``, ``.grad`` (same shape), ``.name``."""
@@ -87,6 +100,8 @@ class Layer:
 
     def __setattr__(self, name, value):
         d = self.__dict__
+        if name == "_cache":  # a new forward pass: its backward may run once
+            d["_used"] = False
         registered = name in d.get("_parameters", ()) or name in d.get("_children", ())
         if registered or isinstance(value, (Parameter, Layer)):  # plain attributes skip this
             reg = self._registry()
@@ -164,9 +179,20 @@ class Layer:
             )
 
     def _cached(self):
-        """What forward kept for backward; a clear error if forward has not run."""
+        """What forward kept for backward; a clear error if forward has not run, or if its
+        backward already ran (it would add the parameter gradients a second time)."""
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward called before forward")
+        if self.__dict__.get("_used") and not _SECOND_PASS:
+            raise RuntimeError(f"{self!r}: backward called a second time for one forward pass (the "
+                               f"parameter gradients would be added twice); run forward again first")
+        self.__dict__["_used"] = True
+        return self._cache
+
+    def _forward_cache(self):
+        """What the last forward pass kept, for a second-order pass (which may follow its backward)."""
+        if self._cache is None:
+            raise RuntimeError(f"{self!r}: double_backward called before forward")
         return self._cache
 
     def _check_grad(self, grad_out, shape):

@@ -269,7 +269,7 @@ class LayerNorm(Layer):
         return (r * self._project(g * self.weight.data.reshape(1, -1), xhat)).reshape(shape)
 
     def double_backward(self, ggx, grad_out):
-        xhat, r, shape = self._cached()
+        xhat, r, shape = self._forward_cache()
         self._check_second(ggx, grad_out, shape, shape)
         gamma = self.weight.data.reshape(1, -1)
         g, v = grad_out.reshape(shape[0], -1), ggx.reshape(shape[0], -1)

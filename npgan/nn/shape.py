@@ -61,7 +61,7 @@ class Flatten(Layer):
 
     def double_backward(self, ggx, grad_out):
         """dP/dG = reshape(ggx, (N, -1)) (the forward map); dP/dx = 0."""
-        shape, _ = self._cached()
+        shape, _ = self._forward_cache()
         self._check_second(ggx, grad_out, shape, (shape[0], grad_out.shape[1]))
         return ggx.reshape(shape[0], -1), None
 
@@ -95,7 +95,7 @@ class Reshape(Layer):
 
     def double_backward(self, ggx, grad_out):
         """dP/dG = reshape(ggx, (N,) + shape) (the forward map); dP/dx = 0."""
-        shape, _ = self._cached()
+        shape, _ = self._forward_cache()
         self._check_second(ggx, grad_out, shape, (shape[0],) + self.shape)
         return ggx.reshape((shape[0],) + self.shape), None
 
