@@ -111,6 +111,14 @@ def _add_other_commands(sub, common) -> None:
                    help="number of samples (default: the run's eval_samples, as in its training log)")
     e.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
 
+    w = sub.add_parser("interpolate", parents=[common],
+                       help="walk the latent space between random pairs of z (linear and spherical paths)")
+    w.add_argument("checkpoint", help="a run directory or the checkpoint.npz that npgan train wrote")
+    w.add_argument("-o", "--output", required=True, help="a .png file")
+    w.add_argument("--pairs", type=_positive_int, default=6, help="pairs of z (default 6)")
+    w.add_argument("--steps", type=_positive_int, default=10, help="points on each path (default 10)")
+    w.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+
     c = sub.add_parser("train-classifier", parents=[common],
                        help="train the Fashion-MNIST classifier behind the Frechet distance")
     c.add_argument("--out", help="weights file (default: ~/.cache/npgan/fashion-mnist-classifier.npz, "
@@ -212,6 +220,21 @@ def _sample(args):
     print(f"wrote {args.n} samples to {args.output}")
 
 
+def _interpolate(args):
+    from .evaluation.plot import plot_walks
+    from .gan.runner import from_checkpoint
+    if not args.output.lower().endswith(".png"):
+        raise ValueError(f"-o {args.output}: expected a .png file")
+    if args.steps < 2:
+        raise ValueError("--steps must be at least 2 (the two ends of each path)")
+    path = _checkpoint(args.checkpoint)
+    trainer, ds, cfg = from_checkpoint(path)
+    B.seed(args.seed)
+    plot_walks(trainer, ds, args.output, args.pairs, args.steps,
+               title=f"{cfg['data']}, step {trainer.step}: linear and spherical paths between z pairs")
+    print(f"wrote {args.output}")
+
+
 def _evaluate(args):
     from .evaluation.metrics import evaluate
     from .gan.runner import from_checkpoint
@@ -265,7 +288,7 @@ def main(argv=None) -> int:
             raise ValueError(B.environment_error())
         if args.backend:
             B.set_backend(args.backend)
-        {"train": _train, "sample": _sample, "evaluate": _evaluate,
+        {"train": _train, "sample": _sample, "evaluate": _evaluate, "interpolate": _interpolate,
          "train-classifier": _train_classifier}[args.command](args)
     except (KeyboardInterrupt, RunInterrupted) as exc:
         return _interrupted(exc)

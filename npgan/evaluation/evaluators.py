@@ -121,7 +121,13 @@ class ImageEvaluator:
                                     "class_coverage", "classes_covered") if k in rec}
 
     def final_plots(self, trainer, records) -> list:
-        return [os.path.join(self.out_dir, "samples.png"), os.path.join(self.out_dir, "grids")]
+        """The latest grid is samples.png already; add grids/training.gif, every grid in order."""
+        import glob
+
+        from . import plot
+        frames = sorted(glob.glob(os.path.join(self.out_dir, "grids", "step_*.png")))
+        gif = plot.grid_animation(frames, os.path.join(self.out_dir, "grids", "training.gif"))
+        return [os.path.join(self.out_dir, "samples.png"), gif]
 
 
 def real_floor(classifier, dataset, cfg: dict, n: int | None = None) -> float:

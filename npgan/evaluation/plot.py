@@ -155,3 +155,72 @@ def plot_latent_map(trainer, dataset, path, n: int = 201, title: str = "") -> st
                  fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def plot_walks(trainer, dataset, path, pairs: int = 6, steps: int = 10, title: str = "") -> str:
+    """Walks between random noise pairs (``npgan.evaluation.walks``): for image models a grid with
+    a row per pair and path (linear, then spherical), ``steps`` images each; for 2-D data the
+    paths of G(z) drawn over the data, one colour per pair (solid: spherical, dotted: linear)."""
+    from .walks import walk
+    plt = pyplot()
+    state = B.get_rng_state()
+    walks = {}
+    for kind in ("linear", "spherical"):
+        B.set_rng_state(state)  # the same pairs of z for both paths
+        walks[kind] = B.to_numpy(walk(trainer, pairs, steps, kind)[0])
+    if walks["linear"].ndim == 5:  # images: (pairs, steps, C, H, W)
+        rows = B.host.stack([walks["linear"], walks["spherical"]], axis=1).reshape((-1,) + walks["linear"].shape[2:])
+        g = image_grid(rows, nrow=steps)
+        fig, ax = plt.subplots(figsize=(steps * 0.7, 2 * pairs * 0.7 + 0.6))
+        ax.imshow(g, cmap="gray" if g.ndim == 2 else None, vmin=0, vmax=1)
+        ax.set_yticks([(i + 0.5) * g.shape[0] / (2 * pairs) for i in range(2 * pairs)],
+                      ["linear", "spherical"] * pairs, fontsize=7)
+        ax.set_xticks([])
+    else:
+        if walks["linear"].shape[-1] != 2:
+            raise ValueError(f"plot_walks draws 2-D data or images; the samples have shape {walks['linear'].shape[2:]}")
+        fig, ax = plt.subplots(figsize=(5.5, 5.5))
+        data = B.to_numpy(dataset.sample(2000))
+        ax.scatter(data[:, 0], data[:, 1], s=2, c="0.75", label="data")
+        for i in range(pairs):
+            colour = plt.cm.tab10(i % 10)
+            ax.plot(*walks["spherical"][i].T, "-o", ms=2.5, lw=1, color=colour)
+            ax.plot(*walks["linear"][i].T, ":", lw=1, color=colour)
+        ax.set_aspect("equal")
+    ax.set_title(title or f"walks between {pairs} pairs of z, {steps} steps", fontsize=10)
+    return save_figure(fig, path)
+
+
+def grid_animation(frames, path, fps: float = 4.0) -> str:
+    """An animated GIF of the PNG files ``frames`` (the fixed-noise grids of a run, in order),
+    written atomically."""
+    from matplotlib import animation
+    from matplotlib.image import imread
+    plt = pyplot()
+    images = [imread(f) for f in frames]
+    if not images:
+        raise ValueError("grid_animation: no frames")
+    h, w = images[0].shape[:2]
+    for i, img in enumerate(images):  # titles may change a frame's size by a few pixels: fit each
+        canvas = B.host.ones((h, w) + img.shape[2:], dtype=img.dtype)
+        canvas[:min(h, img.shape[0]), :min(w, img.shape[1])] = img[:h, :w]
+        images[i] = canvas
+    fig = plt.figure(figsize=(w / 100, h / 100), dpi=100)
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.axis("off")
+    shown = ax.imshow(images[0])
+
+    def update(i):
+        shown.set_data(images[i])
+        return (shown,)
+
+    anim = animation.FuncAnimation(fig, update, frames=len(images), blit=True)
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".tmp-{os.getpid()}.gif")
+    try:
+        anim.save(tmp, writer=animation.PillowWriter(fps=fps))
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return os.fspath(path)

@@ -201,6 +201,9 @@ def test_image_run_writes_a_grid_per_logging_step_and_the_fd(tmp_path, fashion, 
         assert r["fd"] > r["fd_real"] > 0 and 0 < r["class_coverage"] <= 1
         assert len(r["class_histogram"]) == 10
     assert final["step"] == 4 and final["fd"] == recs[-1]["fd"]
+    from PIL import Image
+    with Image.open(tmp_path / "grids" / "training.gif") as gif:  # the grids, one frame each
+        assert gif.n_frames == 2
 
 
 @pytest.mark.parametrize("model", ["dcgan", "mlp"])
