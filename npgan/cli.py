@@ -75,6 +75,8 @@ def _add_network_options(t) -> None:
     """``npgan train``'s options for the networks and the data files."""
     from .gan.config import describe_default as d
     from .gan.models import MODELS
+    t.add_argument("--conditional", action="store_const", const=True, default=None,
+                   help="class-conditional GAN: labels (a mixture's modes, an image set's classes) enter G and D")
     t.add_argument("--model", choices=list(MODELS),
                    help=f"network family, dcgan for 28x28 images (default {d('model')})")
     t.add_argument("--latent-dim", type=_positive_int, help=f"size of z (default {d('latent_dim')})")
@@ -99,6 +101,8 @@ def _add_other_commands(sub, common) -> None:
     s.add_argument("-o", "--output", required=True,
                    help="FILE.npy for the arrays, or FILE.png for an image grid (image models)")
     s.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+    s.add_argument("--label", type=int, default=None,
+                   help="conditional runs: draw this class only (default: every class in turn)")
 
     e = sub.add_parser("evaluate", parents=[common], help="print a checkpoint's sample metrics as JSON",
                        description="Draws n samples from the generator with --seed and measures them as "
@@ -208,8 +212,15 @@ def _sample(args):
     if kind not in (".npy", ".png"):
         raise ValueError(f"-o {args.output}: expected a .npy file (the arrays) or a .png file (an image grid)")
     trainer, _, _ = from_checkpoint(_checkpoint(args.checkpoint))
+    labels = None
+    if args.label is not None:
+        if not 0 <= args.label < trainer.num_classes:
+            raise ValueError(f"--label {args.label}: this checkpoint has "
+                             + (f"classes 0..{trainer.num_classes - 1}" if trainer.num_classes else "no classes "
+                                "(train with --conditional)"))
+        labels = B.host.full(args.n, args.label)
     B.seed(args.seed)
-    x = trainer.sample(args.n)
+    x = trainer.sample(args.n, labels=labels)
     if kind == ".png":
         if x.ndim != 4:
             raise ValueError(f"a .png grid needs image samples; this checkpoint draws shape {tuple(x.shape)}")

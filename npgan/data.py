@@ -48,13 +48,19 @@ class MixtureData:
         """The mode centres as a host array (n_modes, dim)."""
         return B.host.asarray(self.means, dtype=B.host.float64)
 
+    num_classes = n_modes  # each mode is a class, for conditional generation
+
     def sample(self, n: int):
         """n samples, (n, dim), in the current backend and dtype."""
+        return self.sample_labeled(n)[0]
+
+    def sample_labeled(self, n: int):
+        """(n samples, their modes as host integer labels (n,))."""
         if n < 1:
             raise ValueError(f"{self.name}: n must be positive, got {n}")
         which = B.integers(0, self.n_modes, n)
         centres = B.asarray(self.modes()[which])
-        return centres + B.normal((n, self.dim), 0.0, self.std)
+        return centres + B.normal((n, self.dim), 0.0, self.std), which
 
     def density(self, x):
         """p_data(x) for 1-D sets, evaluated on a host array of points."""
@@ -147,9 +153,18 @@ class ImageData:
         """Images at host ``index`` (array of ints), in the current backend and dtype."""
         return self.to_float(self.images[index])
 
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes) or int(self.labels.max()) + 1
+
     def sample(self, n: int):
         """n images drawn uniformly with replacement (from npgan's seeded generator)."""
-        return self.batch(B.integers(0, len(self), n))
+        return self.sample_labeled(n)[0]
+
+    def sample_labeled(self, n: int):
+        """(n images, their host integer labels (n,)), drawn uniformly with replacement."""
+        index = B.integers(0, len(self), n)
+        return self.batch(index), self.labels[index].astype(B.host.int64)
 
 
 def fashion_mnist(split: str = "train", directory=None) -> ImageData:

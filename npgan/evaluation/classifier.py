@@ -31,7 +31,7 @@ from ..io import load_npz, save_npz
 from ..losses import softmax_cross_entropy
 from ..optim import Adam
 from ..training import fit
-from .metrics import class_coverage, feature_stats, frechet_distance
+from .metrics import class_coverage, feature_stats, frechet_distance, label_accuracy
 
 FEATURES = 128
 
@@ -104,14 +104,18 @@ class Classifier:
         """Store the feature statistics of real images (the FD's reference)."""
         self.real_stats = feature_stats(self.features(images))
 
-    def evaluate(self, generated) -> dict:
-        """Frechet distance to the reference and class coverage of generated images."""
+    def evaluate(self, generated, labels=None) -> dict:
+        """Frechet distance to the reference and class coverage of generated images; with the
+        ``labels`` they were drawn for (a conditional generator), the label accuracy too."""
         if self.real_stats is None:
             raise RuntimeError("Classifier.evaluate: no reference statistics; call set_reference first")
         feats = self.features(generated)
         out = {"fd": frechet_distance(self.real_stats, feature_stats(feats))}
-        labels = self.logits_from_features(feats).argmax(axis=1)
-        out.update(class_coverage(labels, len(self.classes) or int(self.network.layers[-1].out_features)))
+        predicted = self.logits_from_features(feats).argmax(axis=1)
+        k = len(self.classes) or int(self.network.layers[-1].out_features)
+        out.update(class_coverage(predicted, k))
+        if labels is not None:
+            out.update(label_accuracy(predicted, labels, k))
         return out
 
     def real_floor(self, dataset, n: int) -> float:

@@ -26,9 +26,17 @@ from ..io import atomic_write
 from .metrics import evaluate
 
 
-def _sample_batched(trainer, n: int, batch_size: int = 500):
+def _drawn_labels(trainer, n: int):
+    """The labels a conditional trainer's samples are drawn for (every class in turn), else None."""
+    from ..gan.conditional import balanced_labels
+    return balanced_labels(n, trainer.num_classes) if trainer.num_classes else None
+
+
+def _sample_batched(trainer, n: int, labels=None, batch_size: int = 500):
     xp = B.get_backend()
-    return xp.concatenate([trainer.sample(min(batch_size, n - i)) for i in range(0, n, batch_size)])
+    return xp.concatenate([trainer.sample(min(batch_size, n - i),
+                                          labels=None if labels is None else labels[i:i + batch_size])
+                           for i in range(0, n, batch_size)])
 
 
 class MixtureEvaluator:
@@ -38,8 +46,15 @@ class MixtureEvaluator:
         self.cfg, self.ds, self.out_dir = cfg, dataset, out_dir
 
     def __call__(self, trainer) -> dict:
+        n = self.cfg["eval_samples"]
         with preserved_rng():
-            return evaluate(trainer.sample(self.cfg["eval_samples"]), self.ds, n_mmd=self.cfg["eval_mmd"])
+            samples = trainer.sample(n)
+            out = evaluate(samples, self.ds, n_mmd=self.cfg["eval_mmd"])
+        if trainer.num_classes:  # each mode is a class: does a sample of class k land on mode k?
+            from .metrics import label_accuracy, mode_assignment
+            assigned = mode_assignment(samples, self.ds.modes(), self.ds.std)
+            out.update(label_accuracy(assigned, _drawn_labels(trainer, n), trainer.num_classes))
+        return out
 
     @staticmethod
     def postfix(rec: dict) -> dict:
@@ -47,7 +62,8 @@ class MixtureEvaluator:
 
     @staticmethod
     def summary(rec: dict) -> dict:
-        return {k: rec[k] for k in ("step", "modes", "n_modes", "high_quality", "reverse_kl", "mmd2") if k in rec}
+        return {k: rec[k] for k in ("step", "modes", "n_modes", "high_quality", "reverse_kl", "mmd2",
+                                    "label_accuracy") if k in rec}
 
     def final_plots(self, trainer, records) -> list:
         from . import plot
@@ -60,7 +76,7 @@ class MixtureEvaluator:
                           title=f"{cfg['trainer']} on {cfg['data']}, step {trainer.step}: "
                                 f"{last['modes']}/{last['n_modes']} modes, {last['high_quality']:.1%} high quality")
         paths = [path]
-        if trainer.latent_dim == 2 and self.ds.dim == 2:  # G's map of its latent plane
+        if trainer.latent_dim == 2 and self.ds.dim == 2 and not trainer.num_classes:  # G's map of its latent plane
             paths.append(plot.plot_latent_map(trainer, self.ds, os.path.join(self.out_dir, "latent_map.png")))
         return paths
 
@@ -89,21 +105,28 @@ class ImageEvaluator:
     def __call__(self, trainer) -> dict:
         from . import plot
         rec = {}
+        k = trainer.num_classes
         if self.grid_noise is None:
             with preserved_rng():
                 B.seed(self.cfg["seed"] + 1_000_003)
-                self.grid_noise = trainer.sample_noise(self.GRID)
+                if k:  # a row per class, the same noise down each column: class against style
+                    self.grid_noise = B.get_backend().tile(trainer.sample_noise(k), (k, 1))
+                else:
+                    self.grid_noise = trainer.sample_noise(self.GRID)
         with preserved_rng():
             if self.classifier is not None:
-                rec.update(self.classifier.evaluate(_sample_batched(trainer, self.cfg["eval_samples"])))
+                labels = _drawn_labels(trainer, self.cfg["eval_samples"])
+                rec.update(self.classifier.evaluate(_sample_batched(trainer, self.cfg["eval_samples"], labels),
+                                                    labels))
                 rec["fd_real"] = self.fd_real
-            grid = trainer.sample(self.GRID, z=self.grid_noise)
+            grid = trainer.sample(self.grid_noise.shape[0], z=self.grid_noise,
+                                  labels=B.host.repeat(B.host.arange(k), k) if k else None)
         title = f"{self.cfg['model']} on {self.cfg['data']}, step {trainer.step}"
         if "fd" in rec:
             title += f": FD {rec['fd']:.2f} (real {self.fd_real:.2f})"
         path = os.path.join(self.out_dir, "grids", f"step_{trainer.step:06d}.png")
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        plot.plot_image_grid(grid, path, title=title)
+        plot.plot_image_grid(grid, path, nrow=k or 8, title=title)
         with open(path, "rb") as src, atomic_write(os.path.join(self.out_dir, "samples.png")) as dst:
             dst.write(src.read())  # the latest grid, drawn once
         return rec
@@ -118,7 +141,7 @@ class ImageEvaluator:
     @staticmethod
     def summary(rec: dict) -> dict:
         return {k: rec[k] for k in ("step", "d_loss", "g_loss", "d_real", "d_fake", "fd", "fd_real",
-                                    "class_coverage", "classes_covered") if k in rec}
+                                    "class_coverage", "classes_covered", "label_accuracy") if k in rec}
 
     def final_plots(self, trainer, records) -> list:
         """The latest grid is samples.png already; add grids/training.gif, every grid in order."""

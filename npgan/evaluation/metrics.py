@@ -172,6 +172,21 @@ def frechet_distance(stats_a, stats_b) -> float:
     return max(float(diff @ diff + B.host.trace(s_a) + B.host.trace(s_b) - 2.0 * tr_cross), 0.0)
 
 
+def label_accuracy(assigned, labels, n_classes: int) -> dict:
+    """For a conditional generator: the share of the samples drawn for class k that land on
+    class k (by a classifier's prediction, or a mixture's mode assignment), per class and the
+    mean over classes. ``assigned`` may hold -1 (no class: off every mode)."""
+    got = B.to_numpy(assigned).astype(B.host.int64).ravel()
+    want = B.host.asarray(labels).astype(B.host.int64).ravel()
+    if got.shape != want.shape:
+        raise ValueError(f"label_accuracy: {got.size} assignments for {want.size} labels")
+    per_class = [float((got[want == k] == k).mean()) if (want == k).any() else float("nan")
+                 for k in range(n_classes)]
+    drawn = [a for a in per_class if a == a]
+    return {"label_accuracy": float(sum(drawn) / len(drawn)) if drawn else float("nan"),
+            "label_accuracy_per_class": [round(a, 4) for a in per_class]}
+
+
 def class_coverage(labels, n_classes: int) -> dict:
     """Spread of predicted class labels: histogram, exp(entropy)/K, and classes with >= 1/(2K) share."""
     lab = B.to_numpy(labels).astype(B.host.int64).ravel()

@@ -43,6 +43,7 @@ from .. import backend as B
 from ..nn.module import data_input, frozen
 from ..optim import Adam, grad_norm
 from .base import Trainer, register_trainer
+from .conditional import with_labels, without_labels
 from .losses import make_loss
 from .penalties import gradient_penalty
 
@@ -72,14 +73,19 @@ class GANTrainer(Trainer):
     """
 
     name = "gan"
-    options = ("loss", "d_steps", "pack", "label_smoothing", "gp", "r1")
+    options = ("loss", "d_steps", "pack", "label_smoothing", "gp", "r1", "conditional")
     uses_discriminator = True
 
     def __init__(self, generator, discriminator, latent_dim: int, loss="non_saturating",
                  d_steps: int = 1, label_smoothing: float = 0.0, pack: int = 1,
                  noise: str = "normal", lr: float = 1e-3, betas=(0.5, 0.999),
-                 g_optimizer=None, d_optimizer=None, gp: float = 0.0, r1: float = 0.0):
+                 g_optimizer=None, d_optimizer=None, gp: float = 0.0, r1: float = 0.0,
+                 num_classes: int = 0):
         super().__init__(generator, latent_dim, noise)
+        if num_classes < 0 or (num_classes and (gp or r1)):
+            raise ValueError("num_classes must be >= 0, and a conditional GAN takes no gradient penalty "
+                             "(the penalty would include the label channels' gradients)")
+        self.num_classes = int(num_classes)
         if d_steps < 1 or pack < 1:
             raise ValueError(f"d_steps and pack must be >= 1, got {d_steps} and {pack}")
         if gp < 0 or r1 < 0:
@@ -100,7 +106,7 @@ class GANTrainer(Trainer):
         return cls(generator, discriminator, cfg["latent_dim"], loss=cfg["loss"],
                    d_steps=cfg["d_steps"], label_smoothing=cfg["label_smoothing"], pack=cfg["pack"],
                    noise=cfg["noise"], lr=cfg["lr"], betas=tuple(cfg["betas"]),
-                   gp=cfg["gp"], r1=cfg["r1"])
+                   gp=cfg["gp"], r1=cfg["r1"], num_classes=cfg.get("num_classes", 0))
 
     def rows_per_step(self, batch_size: int) -> int:
         return batch_size * self.d_steps  # a fresh real minibatch for each D step
@@ -109,20 +115,30 @@ class GANTrainer(Trainer):
         return [("G", self.generator), ("D", self.discriminator),
                 ("opt_g", self.g_opt), ("opt_d", self.d_opt)]
 
-    def _d_out(self, x):
+    def _d_out(self, x, labels=None):
+        if self.num_classes:
+            x = with_labels(x, labels, self.num_classes)
         return self.discriminator.forward(pack_samples(x, self.pack), training=True)
 
-    def discriminator_gradients(self, real, z=None) -> dict:
-        """L_D (the loss's real and fake terms) and its gradients in D's ``.grad`` (zeroed first)."""
+    def _labels(self, labels, n: int):
+        if self.num_classes and labels is None:
+            raise ValueError(f"GANTrainer: a conditional GAN ({self.num_classes} classes) needs the "
+                             f"real samples' labels")
+        return labels
+
+    def discriminator_gradients(self, real, z=None, labels=None) -> dict:
+        """L_D (the loss's real and fake terms) and its gradients in D's ``.grad`` (zeroed first).
+        Conditional: the fakes get the real samples' ``labels``."""
         D, G = self.discriminator, self.generator
+        labels = self._labels(labels, real.shape[0])
         z = self.sample_noise(real.shape[0]) if z is None else z
-        fake = G.forward(z, training=True)
+        fake = G.forward(self.generator_input(z, labels), training=True)
         D.zero_grad()
-        out_real = self._d_out(real)
+        out_real = self._d_out(real, labels)
         loss_real, g = self.loss.discriminator_real(out_real)
         with data_input(D):  # D's input gradient is not needed here: G is not being updated
             D.backward(g)  # backward right after its forward: the layers cache one pass
-            out_fake = self._d_out(fake)
+            out_fake = self._d_out(fake, labels)
             loss_fake, g = self.loss.discriminator_fake(out_fake)
             D.backward(g)  # adds to the real pass's gradients
         stats = {"d_loss": loss_real + loss_fake, "d_real": self.loss.probability(out_real).mean(),
@@ -142,14 +158,14 @@ class GANTrainer(Trainer):
                                            target=0.0, weight=self.r1 / 2)
             stats["d_loss"] = stats["d_loss"] + (self.r1 / 2) * stats["r1"]
 
-    def discriminator_step(self, real) -> dict:
+    def discriminator_step(self, real, labels=None) -> dict:
         """One update of D on a real minibatch and as many fakes: minimise L_D."""
-        stats = self.discriminator_gradients(real)
+        stats = self.discriminator_gradients(real, labels=labels)
         stats["d_grad_norm"] = grad_norm(self.discriminator.parameters())
         self.d_opt.step()
         return stats
 
-    def generator_gradients(self, real, z=None):
+    def generator_gradients(self, real, z=None, labels=None):
         """L_G on as many fakes as ``real`` has rows, and its gradients in G's ``.grad``
         (zeroed first). Only the size of ``real`` is used: G's loss sees fakes alone.
 
@@ -159,22 +175,27 @@ class GANTrainer(Trainer):
         """
         D, G = self.discriminator, self.generator
         G.zero_grad()
-        z = self.sample_noise(real.shape[0]) if z is None else z
-        fake = G.forward(z, training=True)
-        g_loss, g = self.loss.generator(self._d_out(fake))
+        n = real.shape[0]
+        z = self.sample_noise(n) if z is None else z
+        if self.num_classes and labels is None:
+            labels = B.permutation(n) % self.num_classes  # every class, in random order
+        fake = G.forward(self.generator_input(z, labels), training=True)
+        g_loss, g = self.loss.generator(self._d_out(fake, labels))
         with frozen(D):
-            grad_fake = unpack_grad(D.backward(g), fake.shape)     # dL_G / dG(z)
+            grad_in = D.backward(g)
+        shape = (n, fake.shape[1] + self.num_classes) + tuple(fake.shape[2:])
+        grad_fake = without_labels(unpack_grad(grad_in, shape), fake.shape[1])  # dL_G / dG(z)
         G.backward(grad_fake)
         return g_loss
 
     def generator_step(self, real) -> dict:
         """One update of G through a fixed D (as many fakes as ``real`` has rows)."""
-        g_loss = self.generator_gradients(real)
+        g_loss = self.generator_gradients(real)  # conditional: labels of every class
         norm = grad_norm(self.generator.parameters())
         self.g_opt.step()
         return {"g_loss": g_loss, "g_grad_norm": norm}
 
-    def train_step(self, real_batch) -> dict:
+    def train_step(self, real_batch, labels=None) -> dict:
         """k = d_steps discriminator updates, then one generator update.
 
         ``real_batch`` holds the k real minibatches stacked, shape (k*m, ...): D step i
@@ -189,8 +210,10 @@ class GANTrainer(Trainer):
                              f"d_steps={self.d_steps} minibatches whose size is a multiple of "
                              f"pack={self.pack}")
         m = n // self.d_steps
+        labels = self._labels(labels, n)
         for i in range(self.d_steps):
-            stats = self.discriminator_step(real_batch[i * m:(i + 1) * m])
+            part = None if labels is None else labels[i * m:(i + 1) * m]
+            stats = self.discriminator_step(real_batch[i * m:(i + 1) * m], labels=part)
         stats.update(self.generator_step(real_batch[:m]))
         self.step += 1
         stats["step"] = self.step

@@ -50,6 +50,7 @@ class Trainer:
         self.generator = generator
         self.latent_dim = int(latent_dim)
         self.noise = noise
+        self.num_classes = 0  # a conditional trainer sets K: G's input is [z, one-hot label]
         self.step = 0  # training steps taken
 
     def _parts(self):  # pragma: no cover - abstract
@@ -77,10 +78,21 @@ class Trainer:
             return B.normal((n, self.latent_dim))
         return B.uniform((n, self.latent_dim), -1.0, 1.0)
 
-    def sample(self, n: int, z=None):
-        """n generated samples G(z) in eval mode (BatchNorm uses its running statistics)."""
+    def generator_input(self, z, labels=None):
+        """What G sees: z, or for a conditional trainer [z, one-hot labels] (``gan.conditional``)."""
+        if not self.num_classes:
+            if labels is not None:
+                raise ValueError(f"{type(self).__name__} is not conditional: it takes no labels")
+            return z
+        from .conditional import balanced_labels, with_labels
+        labels = balanced_labels(z.shape[0], self.num_classes) if labels is None else labels
+        return with_labels(z, labels, self.num_classes)
+
+    def sample(self, n: int, z=None, labels=None):
+        """n generated samples G(z) in eval mode (BatchNorm uses its running statistics); for a
+        conditional trainer, of ``labels`` (default: every class in turn, 0, 1, ..., K-1, 0, ...)."""
         z = self.sample_noise(n) if z is None else z
-        return self.generator.forward(z, training=False)
+        return self.generator.forward(self.generator_input(z, labels), training=False)
 
     # -- checkpoints -----------------------------------------------------------
     def state_dict(self) -> dict:

@@ -36,6 +36,7 @@ DEFAULTS = {
     "gp": 0.0,              # WGAN-GP's lambda: penalty (||grad D|| - 1)^2 on interpolates
     "r1": 0.0,              # R1's gamma: penalty gamma/2 ||grad D||^2 on real samples
     "d_norm": "auto",       # dcgan critic: "batch", "layer" or "none"; auto: layer under a penalty
+    "conditional": False,   # class-conditional: labels (a mixture's modes, an image set's classes) in G and D
     "noise": "normal",
     "model": "mlp",         # "mlp" or, for 28x28 images, "dcgan"
     "latent_dim": 2,

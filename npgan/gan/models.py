@@ -93,17 +93,19 @@ def largest_product(cfg: dict, dataset) -> int:
 def build_networks(cfg: dict, dataset, discriminator: bool = True):
     """(generator, discriminator or None) for a config's model and data set."""
     from ..data import is_image
-    z, m = cfg["latent_dim"], cfg["pack"]
+    k = dataset.num_classes if cfg.get("conditional") else 0  # one-hot labels join G's and D's inputs
+    z, m = cfg["latent_dim"] + k, cfg["pack"]
     if not is_image(cfg["data"]):
         G = mlp_generator(z, dataset.dim, cfg["hidden"], cfg["depth"], batchnorm=cfg["g_batchnorm"])
-        D = mlp_discriminator(dataset.dim * m, cfg["hidden"], cfg["depth"]) if discriminator else None
-    elif cfg["model"] == "mlp":
+        D = mlp_discriminator((dataset.dim + k) * m, cfg["hidden"], cfg["depth"]) if discriminator else None
+        return G, D
+    c, h, w = dataset.shape
+    if cfg["model"] == "mlp":
         G = mlp_image_generator(z, dataset.shape, cfg["hidden"], cfg["depth"])
-        D = mlp_image_discriminator(dataset.shape, cfg["hidden"], cfg["depth"], pack=m) if discriminator else None
-    else:
-        if dataset.shape != (1, 28, 28):
-            raise ValueError(f"model dcgan is built for 1x28x28 images; {cfg['data']} has {dataset.shape}")
-        G = dcgan28_generator(z, cfg["width"])
-        norm = cfg["d_norm"] if cfg["d_norm"] != "auto" else ("layer" if cfg["gp"] or cfg["r1"] else "batch")
-        D = dcgan28_discriminator(cfg["width"], in_channels=m, norm=norm) if discriminator else None
-    return G, D
+        D = mlp_image_discriminator((c + k, h, w), cfg["hidden"], cfg["depth"], pack=m) if discriminator else None
+        return G, D
+    if dataset.shape != (1, 28, 28):
+        raise ValueError(f"model dcgan is built for 1x28x28 images; {cfg['data']} has {dataset.shape}")
+    norm = cfg["d_norm"] if cfg["d_norm"] != "auto" else ("layer" if cfg["gp"] or cfg["r1"] else "batch")
+    D = dcgan28_discriminator(cfg["width"], in_channels=(1 + k) * m, norm=norm) if discriminator else None
+    return dcgan28_generator(z, cfg["width"]), D

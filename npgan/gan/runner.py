@@ -38,7 +38,7 @@ def build(cfg: dict):
     ds = get_dataset(cfg["data"], cfg["data_dir"])  # the folder matters for image sets only
     cls = TRAINERS[cfg["trainer"]]
     G, D = build_networks(cfg, ds, discriminator=cls.uses_discriminator)
-    return cls.from_config(cfg, G, D), ds
+    return cls.from_config({**cfg, "num_classes": ds.num_classes if cfg["conditional"] else 0}, G, D), ds
 
 
 def from_checkpoint(checkpoint):
@@ -126,6 +126,12 @@ def _run(cfg, trainer, ds, rd, evaluator, records, progress, until, callback) ->
     """The loop: train, and at each logging step check, measure, log and checkpoint."""
     rows = trainer.rows_per_step(cfg["batch_size"])
 
+    def step_fn(_):
+        if trainer.num_classes:
+            x, y = ds.sample_labeled(rows)
+            return trainer.train_step(x, labels=y)
+        return trainer.train_step(ds.sample(rows))
+
     def on_log(step, record):
         record = {"step": step, **record, **evaluator(trainer)}
         if callback is not None:
@@ -138,7 +144,7 @@ def _run(cfg, trainer, ds, rd, evaluator, records, progress, until, callback) ->
         return evaluator.postfix(record)
 
     with stop_requests() as request, B.limit_threads(B.threads_for(largest_product(cfg, ds))):
-        fit(lambda step: trainer.train_step(ds.sample(rows)), trainer.optimizers(), lr=cfg["lr"],
+        fit(step_fn, trainer.optimizers(), lr=cfg["lr"],
             decay=cfg["lr_decay"], total=cfg["steps"], start=trainer.step, stop=until,
             log_every=cfg["log_every"], on_log=on_log, should_stop=lambda: bool(request),
             progress=f"{cfg['trainer']} on {cfg['data']}" if progress else None)
