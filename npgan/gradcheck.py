@@ -173,9 +173,15 @@ def gradcheck(layer, x, training: bool = True, eps: float = 1e-6, seed: int = 0,
     report = GradcheckReport(repr(layer))
     num, count = numerical_gradient(loss, x, eps, max_checks, seed)
     report.rows.append(compare("input", dx, num, count))
+    return _check_parameters(report, layer, loss, eps, max_checks, seed, buffers, rng_state)
+
+
+def _check_parameters(report, layer, f, eps, max_checks, seed, buffers, rng_state) -> GradcheckReport:
+    """Every parameter's analytic ``.grad`` against central differences of f(); then restore the
+    buffers and the random state the check started from."""
     for name, p in layer.named_parameters():
         analytic = p.grad.copy()
-        num, count = numerical_gradient(loss, p.data, eps, max_checks, seed)
+        num, count = numerical_gradient(f, p.data, eps, max_checks, seed)
         report.rows.append(compare(name, analytic, num, count))
     for name, saved in buffers:
         layer.set_buffer(name, saved)
@@ -229,11 +235,4 @@ def double_gradcheck(layer, x, training: bool = True, eps: float = 1e-6, seed: i
         num, count = numerical_gradient(s, v, eps, max_checks, seed)
         report.rows.append(compare(name, B.get_backend().zeros_like(v) if analytic is None else analytic,
                                    num, count))
-    for name, p in layer.named_parameters():
-        analytic = p.grad.copy()
-        num, count = numerical_gradient(s, p.data, eps, max_checks, seed)
-        report.rows.append(compare(name, analytic, num, count))
-    for name, saved in buffers:
-        layer.set_buffer(name, saved)
-    B.set_rng_state(rng_state)
-    return report
+    return _check_parameters(report, layer, s, eps, max_checks, seed, buffers, rng_state)

@@ -24,12 +24,19 @@ NOISE = ("normal", "uniform")
 TRAINERS: dict = {}
 
 
-def register_trainer(cls):
-    """Class decorator: make a trainer available under ``cls.name``."""
-    if not cls.name or cls.name in TRAINERS:
-        raise ValueError(f"register_trainer: {cls.__name__} needs a new, non-empty name (got {cls.name!r})")
-    TRAINERS[cls.name] = cls
-    return cls
+def make_registrar(table: dict, what: str):
+    """A class decorator that enters a class into ``table`` under its ``name`` (new, non-empty)."""
+    def register(cls):
+        if not cls.name or cls.name in table:
+            raise ValueError(f"{what}: {cls.__name__} needs a new, non-empty name (got {cls.name!r})")
+        table[cls.name] = cls
+        return cls
+
+    register.__doc__ = f"Class decorator: make a class available under its ``name`` ({what})."
+    return register
+
+
+register_trainer = make_registrar(TRAINERS, "register_trainer")
 
 
 class Trainer:

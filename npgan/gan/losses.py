@@ -25,16 +25,12 @@ import math
 from .. import backend as B
 from ..losses import sigmoid_cross_entropy
 from ..nn.activations import sigmoid
+from .base import make_registrar
 
 GAN_LOSSES: dict = {}
 
 
-def register_loss(cls):
-    """Class decorator: make a GAN loss available under ``cls.name``."""
-    if not cls.name or cls.name in GAN_LOSSES:
-        raise ValueError(f"register_loss: {cls.__name__} needs a new, non-empty name (got {cls.name!r})")
-    GAN_LOSSES[cls.name] = cls
-    return cls
+register_loss = make_registrar(GAN_LOSSES, "register_loss")  # @register_loss on a GANLoss class
 
 
 def make_loss(loss="non_saturating", **options) -> "GANLoss":
