@@ -43,12 +43,15 @@ PATHS = {"linear": lerp, "spherical": slerp}
 
 def walk(trainer, pairs: int = 6, steps: int = 10, path: str = "spherical"):
     """G along ``pairs`` paths between random z pairs from the trainer's prior: an array of shape
-    (pairs, steps) + a sample's shape, and the noise (pairs, steps, latent)."""
+    (pairs, steps) + a sample's shape, and the noise (pairs, steps, latent). A conditional
+    generator keeps one class along each path (class i mod K for path i)."""
     if path not in PATHS:
         raise ValueError(f"unknown path {path!r}; expected one of {tuple(PATHS)}")
     if pairs < 1 or steps < 2:
         raise ValueError(f"a walk needs at least 1 pair and 2 steps, got {pairs} and {steps}")
     z0, z1 = trainer.sample_noise(pairs), trainer.sample_noise(pairs)
     z = PATHS[path](z0, z1, B.host.linspace(0.0, 1.0, steps)).astype(z0.dtype)
-    x = trainer.sample(pairs * steps, z=z.reshape(pairs * steps, -1))
+    k = getattr(trainer, "num_classes", 0)  # conditional: walk i keeps class i mod K all the way
+    labels = B.host.repeat(B.host.arange(pairs) % k, steps) if k else None
+    x = trainer.sample(pairs * steps, z=z.reshape(pairs * steps, -1), labels=labels)
     return x.reshape((pairs, steps) + tuple(x.shape[1:])), z
