@@ -109,7 +109,8 @@ def _add_other_commands(sub, common) -> None:
                                    "training does. The training log measured samples drawn from the run's "
                                    "own random state at each logging step, so a fresh draw of the same size "
                                    "differs from its last line by sampling noise; the real-image FD floor "
-                                   "is the same.")
+                                   "is the same. MMD^2, whose cost grows with the square of the sample "
+                                   "size, uses at most the run's eval_mmd samples (1000 by default).")
     e.add_argument("checkpoint", help="a run directory or the checkpoint.npz that npgan train wrote")
     e.add_argument("-n", type=_positive_int, default=None,
                    help="number of samples (default: the run's eval_samples, as in its training log)")
