@@ -3,12 +3,14 @@
     python benchmarks/contention.py [--models ring8 grid25 dcgan28] [--seconds 8]
 
 Students run npgan beside a browser and an IDE. For each model this times training
-iterations (the same trainer, recipe and thread policy as ``npgan train``: one BLAS thread
-for small matrix products, ``backend.threads_for``) on a quiet machine, then with one
-``while True: pass`` process per core running beside it, and prints both and their
+iterations (the same trainer, recipe and thread policy as ``npgan train``: its
+``backend.ThreadGovernor`` drops to one thread while other processes use the cores) on a
+quiet machine, then with one ``while True: pass`` process per core running beside it, and
+prints both (with the thread counts each ended on) and their
 ratio. A fair share of the cores would make the ratio about 2 with one busy process per
-core on a machine whose cores npgan had to itself. ``--policy all`` times with every core
-for BLAS instead (the behaviour before the per-workload policy), for comparison in one run.
+core on a machine whose cores npgan had to itself. Policies, timed in one run: ``npgan`` (what
+``npgan train`` does), ``all`` (every core for BLAS, npgan's behaviour before the policy) and
+``one`` (one thread throughout).
 """
 
 import argparse
@@ -37,7 +39,6 @@ def iteration(name: str, policy: str):
     """(one training iteration as npgan train runs it, the thread count it runs with)."""
     from npgan import backend as B
     from npgan.gan.config import make_config
-    from npgan.gan.models import largest_product
     from npgan.gan.runner import build
     cfg = make_config(**CONFIGS[name])
     if name == "dcgan28":  # no data set needed to time the networks: random images of the right shape
@@ -52,27 +53,32 @@ def iteration(name: str, policy: str):
     else:
         trainer, ds = build(cfg)
     rows = trainer.rows_per_step(cfg["batch_size"])
-    threads = B.threads_for(largest_product(cfg, ds)) if policy == "npgan" else None
-    return (lambda: trainer.train_step(ds.sample(rows))), threads
+    return (lambda: trainer.train_step(ds.sample(rows))), policy
 
 
-def seconds_per_iteration(step, threads, seconds: float) -> float:
+def seconds_per_iteration(step, policy: str, seconds: float) -> tuple:
+    """(seconds per iteration, the thread count it ended on) under a policy: ``npgan`` lets the
+    training loop's ``ThreadGovernor`` decide (as ``npgan train`` does), ``all`` and ``one`` fix it."""
     from npgan import backend as B
-    with B.limit_threads(threads):
+    governor = B.ThreadGovernor(interval=1.0) if policy == "npgan" else None
+    with B.limit_threads({"all": None, "one": 1}.get(policy)), (governor or B.ThreadGovernor(interval=1e9)):
         for _ in range(3):
             step()
         n, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
+        while time.perf_counter() - t0 < seconds or n < 3:
             step()
+            if governor is not None:
+                governor.tick()
             n += 1
-        return (time.perf_counter() - t0) / n
+        used = 1 if policy == "one" or (governor is not None and governor.threads == 1) else os.cpu_count()
+        return (time.perf_counter() - t0) / n, used
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     ap.add_argument("--seconds", type=float, default=8.0, help="timed seconds per measurement")
-    ap.add_argument("--policy", nargs="+", default=["npgan", "all"], choices=["npgan", "all"])
+    ap.add_argument("--policy", nargs="+", default=["npgan", "all", "one"], choices=["npgan", "all", "one"])
     args = ap.parse_args(argv)
     cores = os.cpu_count() or 1
     allocator = prepare_process(cores)
@@ -82,20 +88,19 @@ def main(argv=None):
     print(f"{'model':<9}{'policy':>8}{'threads':>8}{'quiet ms':>10}{'busy ms':>10}{'ratio':>7}")
     for name in args.models:
         for policy in args.policy:
-            step, threads = iteration(name, policy)
-            quiet = seconds_per_iteration(step, threads, args.seconds)
+            step, policy = iteration(name, policy)
+            quiet, t_quiet = seconds_per_iteration(step, policy, args.seconds)
             busy = [multiprocessing.Process(target=_busy, daemon=True) for _ in range(cores)]
             for p in busy:
                 p.start()
             try:
-                loaded = seconds_per_iteration(step, threads, args.seconds)
+                loaded, t_busy = seconds_per_iteration(step, policy, args.seconds)
             finally:
                 for p in busy:
                     p.terminate()
                     p.join()
-            shown = threads if threads is not None else cores
-            print(f"{name:<9}{policy:>8}{shown:>8}{quiet * 1e3:10.2f}{loaded * 1e3:10.2f}{loaded / quiet:7.2f}",
-                  flush=True)
+            print(f"{name:<9}{policy:>8}{f'{t_quiet}/{t_busy}':>8}{quiet * 1e3:10.2f}{loaded * 1e3:10.2f}"
+                  f"{loaded / quiet:7.2f}", flush=True)
 
 
 if __name__ == "__main__":

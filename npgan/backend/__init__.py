@@ -51,6 +51,7 @@ from .arrays import (
 from .memory import keep_freed_memory
 from .rng import bernoulli, get_rng_state, integers, normal, permutation, preserved_rng, seed, set_rng_state, uniform
 from .threads import (
+    ThreadGovernor,
     elementwise_min_work,
     limit_threads,
     num_threads,
@@ -58,7 +59,6 @@ from .threads import (
     parallel_map,
     set_elementwise_min_work,
     set_num_threads,
-    threads_for,
     user_chose_threads,
 )
 
@@ -72,7 +72,7 @@ __all__ = [
     "set_rng_state", "preserved_rng",
     # threads
     "num_threads", "set_num_threads", "parallel_map", "parallel_for", "elementwise_min_work",
-    "set_elementwise_min_work", "threads_for", "limit_threads", "user_chose_threads",
+    "set_elementwise_min_work", "ThreadGovernor", "limit_threads", "user_chose_threads",
     # memory
     "keep_freed_memory",
     "environment_error",

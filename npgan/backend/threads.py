@@ -34,26 +34,75 @@ def set_elementwise_min_work(n: int) -> None:
     _threads["elementwise"] = int(n)
 
 
-# a matrix product of fewer multiply-adds than this gains nothing from a second BLAS thread
-# (ring8's 256 x 128 x 128: 18.5 s with 2 threads against 18.2 s with 1 for 500 steps), and on a
-# busy machine the extra thread waits for a core at every product (12.7x slower beside two busy
-# processes, 1.9x with one thread); benchmarks/contention.py measures both.
-SMALL_PRODUCT = 1 << 24
-
-
 def user_chose_threads() -> bool:
     """Has the user set a thread count in the environment (which then always wins)?"""
     return any(os.environ.get(v, "").strip() for v in
                ("NPGAN_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"))
 
 
-def threads_for(largest_product: int) -> int | None:
-    """The BLAS and ``parallel_for`` thread count for a workload whose largest matrix product
-    takes ``largest_product`` multiply-adds: 1 below ``SMALL_PRODUCT``; None (all the cores this
-    process may use) above it, or when the user chose a count in the environment."""
-    if user_chose_threads() or largest_product >= SMALL_PRODUCT:
+def _machine_cpu_seconds():
+    """(busy CPU seconds of the whole machine, of this process) so far; None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [float(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
         return None
-    return 1
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+    t = os.times()
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK"), t.user + t.system
+
+
+class ThreadGovernor:
+    """Every ``interval`` seconds of training, how many cores are *other* processes using?
+    From ``busy`` cores on (half a core by default), npgan's BLAS and ``parallel_for`` work on
+    one thread; when the machine is quiet again, on all of them.
+
+    On a quiet 2-core machine a second thread speeds every model up (ring8 7.5 -> 6.0 ms an
+    iteration, dcgan28 182 -> 119 ms); beside one busy process per core it makes them 2-7x
+    slower than one thread, because each product waits for a core for its second half
+    (grid25: 576 ms against 77; benchmarks/contention.py). Inactive when the user chose a
+    thread count in the environment, or where /proc/stat is not there.
+    """
+
+    def __init__(self, interval: float = 2.0, busy: float = 0.5):
+        self.interval, self.busy = float(interval), float(busy)
+        self.active = not user_chose_threads() and _machine_cpu_seconds() is not None
+        self.threads = None  # None: all cores; 1: one thread
+        self._limit = None
+
+    def __enter__(self):
+        import time
+        self._mark = (time.perf_counter(), _machine_cpu_seconds())
+        return self
+
+    def tick(self) -> None:
+        """Call once per training step: re-decides at most every ``interval`` seconds."""
+        import time
+        if not self.active:
+            return
+        now = time.perf_counter()
+        then, (machine0, own0) = self._mark
+        if now - then < self.interval:
+            return
+        machine, own = _machine_cpu_seconds()
+        others = max((machine - machine0) - (own - own0), 0.0) / (now - then)  # in cores
+        self._mark = (now, (machine, own))
+        self._set(1 if others >= self.busy else None)
+
+    def _set(self, n) -> None:
+        if n == self.threads:
+            return
+        if self._limit is not None:
+            self._limit.__exit__(None, None, None)
+            self._limit = None
+        if n is not None:
+            self._limit = limit_threads(n)
+            self._limit.__enter__()
+        self.threads = n
+
+    def __exit__(self, *exc):
+        self._set(None)
+        return False
 
 
 def limit_threads(n: int | None):

@@ -74,22 +74,6 @@ MODELS = ("mlp", "dcgan")  # network families a config can name ("dcgan": 1x28x2
 D_NORMS = ("auto", "batch", "layer", "none")
 
 
-def largest_product(cfg: dict, dataset) -> int:
-    """Multiply-adds of the largest matrix product in one step of a config's networks (the
-    work that decides whether a second BLAS thread pays, ``backend.threads_for``)."""
-    from ..data import is_image
-    if is_image(cfg["data"]) and cfg["model"] == "dcgan":
-        return cfg["batch_size"] * 7 * 7 * 2 * cfg["width"] * cfg["width"] * 16   # D's second conv
-    widths = [cfg["hidden"]] * min(cfg["depth"], 2) + [cfg["latent_dim"], getattr(dataset, "dim", 0) or 0]
-    if is_image(cfg["data"]):
-        size = 1
-        for s in dataset.shape:
-            size *= s
-        widths.append(size * cfg["pack"])
-    widths.sort()
-    return cfg["batch_size"] * widths[-1] * widths[-2]
-
-
 def build_networks(cfg: dict, dataset, discriminator: bool = True):
     """(generator, discriminator or None) for a config's model and data set."""
     from ..data import is_image

@@ -28,7 +28,7 @@ from ..io import load_npz
 from ..training import fit, stop_requests
 from .base import TRAINERS, config_of
 from .config import make_config
-from .models import build_networks, largest_product
+from .models import build_networks
 from .rundir import RunDir, RunDirError
 
 
@@ -143,10 +143,14 @@ def _run(cfg, trainer, ds, rd, evaluator, records, progress, until, callback) ->
         trainer.save(rd.checkpoint, config=cfg)
         return evaluator.postfix(record)
 
-    with stop_requests() as request, B.limit_threads(B.threads_for(largest_product(cfg, ds))):
+    with stop_requests() as request, B.ThreadGovernor() as threads:  # one thread on a busy machine
+        def should_stop():
+            threads.tick()
+            return bool(request)
+
         fit(step_fn, trainer.optimizers(), lr=cfg["lr"],
             decay=cfg["lr_decay"], total=cfg["steps"], start=trainer.step, stop=until,
-            log_every=cfg["log_every"], on_log=on_log, should_stop=lambda: bool(request),
+            log_every=cfg["log_every"], on_log=on_log, should_stop=should_stop,
             progress=f"{cfg['trainer']} on {cfg['data']}" if progress else None)
     if request:
         trainer.save(rd.checkpoint, config=cfg)

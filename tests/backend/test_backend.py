@@ -239,13 +239,38 @@ def test_keep_freed_memory_lets_a_freed_block_be_reused_without_page_faults():
     assert with_setting < without / 10, (with_setting, without)
 
 
-def test_small_products_get_one_thread_unless_the_user_chose(monkeypatch):
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+    return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+
+def test_the_governor_drops_to_one_thread_while_others_use_the_cores(monkeypatch, numpy_backend):
     for var in ("NPGAN_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.delenv(var, raising=False)
-    assert B.threads_for(256 * 128 * 128) == 1
-    assert B.threads_for(64 * 49 * 1024 * 128) is None
+    clock = {"t": 0.0, "machine": 0.0, "own": 0.0}
+    monkeypatch.setattr(B.threads, "_machine_cpu_seconds", lambda: (clock["machine"], clock["own"]))
+    monkeypatch.setattr("time.perf_counter", lambda: clock["t"])
+    before, ours = _blas_threads(), B.num_threads()
+    with B.ThreadGovernor(interval=2.0) as governor:
+        assert governor.active and governor.threads is None
+        clock.update(t=1.0, machine=2.0, own=1.0)
+        governor.tick()  # within the interval: no decision yet
+        assert governor.threads is None
+        clock.update(t=2.0, machine=5.0, own=2.0)  # others: 3 cores-seconds in 2 s = 1.5 cores
+        governor.tick()
+        assert governor.threads == 1 and set(_blas_threads()) <= {1} and B.num_threads() == 1
+        clock.update(t=4.0, machine=9.0, own=6.0)  # others: (4 - 4) / 2 = 0: quiet again
+        governor.tick()
+        assert governor.threads is None and _blas_threads() == before and B.num_threads() == ours
+        clock.update(t=6.0, machine=13.0, own=7.0)
+        governor.tick()
+        assert governor.threads == 1
+    assert _blas_threads() == before and B.num_threads() == ours  # restored on exit
+
+
+def test_the_users_thread_count_wins_over_the_governor(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    assert B.threads_for(256 * 128 * 128) is None  # the user's explicit count wins
+    assert not B.ThreadGovernor().active
 
 
 def test_limit_threads_sets_blas_and_npgan_threads_and_restores_them(numpy_backend):
@@ -260,18 +285,3 @@ def test_limit_threads_sets_blas_and_npgan_threads_and_restores_them(numpy_backe
     assert blas() == before and B.num_threads() == ours
     with B.limit_threads(None):
         assert blas() == before
-
-
-def test_a_ring8_run_trains_on_one_blas_thread(tmp_path, numpy_backend, monkeypatch):
-    from threadpoolctl import threadpool_info
-
-    from npgan.gan.config import make_config
-    from npgan.gan.runner import train
-    for var in ("NPGAN_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        monkeypatch.delenv(var, raising=False)
-    seen = []
-    cfg = make_config(data="ring8", steps=2, log_every=2, hidden=8, depth=1, batch_size=16,
-                      eval_samples=100, eval_mmd=50)
-    train(cfg, tmp_path / "run", progress=False, plots=False,
-          callback=lambda *a: seen.append([p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]))
-    assert seen and set(seen[0]) <= {1}
