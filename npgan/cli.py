@@ -21,6 +21,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"npgan: error: {message}\n")
 
 
+MAX_SAMPLES = 10_000_000  # sample/evaluate/interpolate: a bound with a clear message, not an OOM kill
+
+
 def _positive_int(text):
     try:
         v = int(text)
@@ -28,6 +31,13 @@ def _positive_int(text):
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _sample_count(text):
+    v = _positive_int(text)
+    if v > MAX_SAMPLES:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_SAMPLES:,} samples, got {v:,}")
     return v
 
 
@@ -97,7 +107,7 @@ def _add_network_options(t) -> None:
 def _add_other_commands(sub, common) -> None:
     s = sub.add_parser("sample", parents=[common], help="draw samples from a checkpoint into a .npy or .png file")
     s.add_argument("checkpoint", help="a run directory or the checkpoint.npz that npgan train wrote")
-    s.add_argument("-n", type=_positive_int, default=2500, help="number of samples (default 2500)")
+    s.add_argument("-n", type=_sample_count, default=2500, help="number of samples (default 2500)")
     s.add_argument("-o", "--output", required=True,
                    help="FILE.npy for the arrays, or FILE.png for an image grid (image models)")
     s.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
@@ -112,7 +122,7 @@ def _add_other_commands(sub, common) -> None:
                                    "is the same. MMD^2, whose cost grows with the square of the sample "
                                    "size, uses at most the run's eval_mmd samples (1000 by default).")
     e.add_argument("checkpoint", help="a run directory or the checkpoint.npz that npgan train wrote")
-    e.add_argument("-n", type=_positive_int, default=None,
+    e.add_argument("-n", type=_sample_count, default=None,
                    help="number of samples (default: the run's eval_samples, as in its training log)")
     e.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
 
@@ -120,8 +130,8 @@ def _add_other_commands(sub, common) -> None:
                        help="walk the latent space between random pairs of z (linear and spherical paths)")
     w.add_argument("checkpoint", help="a run directory or the checkpoint.npz that npgan train wrote")
     w.add_argument("-o", "--output", required=True, help="a .png file")
-    w.add_argument("--pairs", type=_positive_int, default=6, help="pairs of z (default 6)")
-    w.add_argument("--steps", type=_positive_int, default=10, help="points on each path (default 10)")
+    w.add_argument("--pairs", type=_positive_int, default=6, help="pairs of z (default 6, at most 100)")
+    w.add_argument("--steps", type=_positive_int, default=10, help="points on each path (default 10, at most 100)")
     w.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
 
     c = sub.add_parser("train-classifier", parents=[common],
@@ -237,8 +247,8 @@ def _interpolate(args):
     from .gan.runner import from_checkpoint
     if not args.output.lower().endswith(".png"):
         raise ValueError(f"-o {args.output}: expected a .png file")
-    if args.steps < 2:
-        raise ValueError("--steps must be at least 2 (the two ends of each path)")
+    if args.steps < 2 or args.steps > 100 or args.pairs > 100:
+        raise ValueError("--steps must be from 2 (the two ends of each path) to 100, and --pairs at most 100")
     path = _checkpoint(args.checkpoint)
     trainer, ds, cfg = from_checkpoint(path)
     B.seed(args.seed)

@@ -148,13 +148,30 @@ def _type_error(key: str, value):
     return None if ok else f"option {key!r} must be {want}, got {value!r}"
 
 
+# upper bounds on what a config may ask for: a typo (--hidden 1000000000) is refused with a clear
+# message instead of allocating until the machine kills the process
+LIMITS = {"hidden": 16384, "latent_dim": 16384, "depth": 64, "width": 1024, "d_steps": 100, "pack": 64,
+          "batch_size": 1 << 16, "eval_samples": 1_000_000, "eval_mmd": 20_000}
+MAX_PARAMETERS = 1 << 28  # about 1 GiB of float32 weights per network
+
+
+def _size_checks(cfg: dict) -> list:
+    checks = [(cfg[k] <= v, f"{k} must be at most {v}, got {cfg[k]}") for k, v in LIMITS.items()]
+    if all(ok for ok, _ in checks):
+        h, z = cfg["hidden"], cfg["latent_dim"]
+        mlp = (z + 784 * cfg["pack"] + h) * h * cfg["depth"]  # generous: image inputs, every layer h wide
+        checks.append((mlp <= MAX_PARAMETERS, f"hidden {h} x depth {cfg['depth']} asks for about {mlp:.2e} "
+                                              f"weights per network, more than {MAX_PARAMETERS:.2e}"))
+    return checks
+
+
 def validate(cfg: dict) -> None:
     """Raise ``ValueError`` with the first thing wrong in a complete config (types first)."""
     for key in DEFAULTS:
         problem = _type_error(key, cfg[key])
         if problem:
             raise ValueError(problem)
-    for ok, msg in _choice_checks(cfg) + _number_checks(cfg):
+    for ok, msg in _choice_checks(cfg) + _number_checks(cfg) + _size_checks(cfg):
         if not ok:
             raise ValueError(msg)
 

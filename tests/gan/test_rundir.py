@@ -201,11 +201,31 @@ def test_checkpoint_configs_of_the_wrong_type_give_one_line(tmp_path, capsys, ch
     assert message in one_error_line(capsys)
 
 
-def test_more_than_memory_gives_one_line(tmp_path, capsys):
+def test_sizes_past_the_bounds_give_one_line(tmp_path, capsys):
     train(small(steps=2), tmp_path / "run", progress=False, plots=False)
     capsys.readouterr()
-    assert main(["sample", str(tmp_path / "run"), "-n", str(10**12), "-o", str(tmp_path / "s.npy")]) == 2
-    assert "out of memory" in one_error_line(capsys)
+    with pytest.raises(SystemExit) as exit_:
+        main(["sample", str(tmp_path / "run"), "-n", str(10**12), "-o", str(tmp_path / "s.npy")])
+    assert exit_.value.code == 2 and "expected at most 10,000,000 samples" in one_error_line(capsys)
+    for flag, value, message in (("--hidden", 10**9, "hidden must be at most 16384"),
+                                 ("--batch-size", 10**9, "batch_size must be at most 65536"),
+                                 ("--hidden", 16384, "weights per network")):
+        assert main(["train", "--out", str(tmp_path / "x"), flag, str(value), "--no-progress"]) == 2
+        assert message in one_error_line(capsys)
+    assert not (tmp_path / "x").exists()
+
+
+def test_an_allocation_that_fails_gives_one_line(tmp_path, capsys, monkeypatch):
+    train(small(steps=2), tmp_path / "run", progress=False, plots=False)
+    from npgan.gan.base import Trainer
+
+    def no_memory(self, n, z=None, labels=None):
+        raise MemoryError("Unable to allocate 14.6 TiB for an array")
+
+    monkeypatch.setattr(Trainer, "sample", no_memory)
+    capsys.readouterr()
+    assert main(["sample", str(tmp_path / "run"), "-o", str(tmp_path / "s.npy")]) == 2
+    assert "out of memory (Unable to allocate 14.6 TiB" in one_error_line(capsys)
 
 
 def test_environment_values_give_one_line(tmp_path):
