@@ -123,3 +123,16 @@ def machine_line() -> str:
     import platform
     return (f"{platform.node()} {platform.machine()} {cpu_model()}, {os.cpu_count()} cores, "
             f"Python {sys.version.split()[0]}")
+
+
+def layer_timing_arguments(doc: str, argv=None):
+    """(arguments, allocator line) for a benchmark that times layers at one batch size:
+    --threads, --batch, --repeat, --backend; the process prepared as ``prepare_process`` does."""
+    import argparse
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
+    args = ap.parse_args(argv)
+    return args, prepare_process(args.threads)

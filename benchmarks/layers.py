@@ -11,12 +11,11 @@ is the CPU share used by other processes while timing (rerun when it is above a
 few percent).
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import LoadMeter, machine_line, prepare_process, time_ab, time_fn  # noqa: E402
+from common import LoadMeter, layer_timing_arguments, machine_line, time_ab, time_fn  # noqa: E402
 
 LAYERS = [  # name, kind, (in, out), input H=W
     ("D conv1 1->64 28->14", "conv", (1, 64), 28),
@@ -27,13 +26,7 @@ LAYERS = [  # name, kind, (in, out), input H=W
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--repeat", type=int, default=20)
-    ap.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
-    args = ap.parse_args(argv)
-    allocator = prepare_process(args.threads)
+    args, allocator = layer_timing_arguments(__doc__, argv)
 
     from npgan import backend as B
     from npgan import nn

@@ -10,13 +10,12 @@ alternating blocks (``common.time_ab``). Rows: plain, WGAN-GP (target 1, on
 interpolates) and R1 (target 0, on real images).
 """
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine_line, prepare_process, time_ab  # noqa: E402
+from common import layer_timing_arguments, machine_line, time_ab  # noqa: E402
 
 
 def d_step(penalty: dict, batch: int, backend_name: str):
@@ -30,13 +29,7 @@ def d_step(penalty: dict, batch: int, backend_name: str):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--repeat", type=int, default=20)
-    ap.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
-    args = ap.parse_args(argv)
-    allocator = prepare_process(args.threads)
+    args, allocator = layer_timing_arguments(__doc__, argv)
     from npgan import backend as B
     print(f"# {machine_line()}; {args.threads} thread(s); float32; {time.strftime('%Y-%m-%d')}; "
           f"{allocator}; backend {args.backend}; dcgan28 critic with LayerNorm, batch {args.batch}")
