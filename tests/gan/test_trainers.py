@@ -83,7 +83,7 @@ def test_bad_options_are_refused(backend_name):
         gan.train_step(B.normal((6, 2)))
 
 
-@pytest.mark.parametrize("loss", ["non_saturating", "minimax"])
+@pytest.mark.parametrize("loss", ["non_saturating", "minimax", "least_squares", "hinge", "wasserstein"])
 @pytest.mark.parametrize("pack", [1, 2])
 def test_generator_gradient_through_the_discriminator(f64, loss, pack):
     """End-to-end backprop L_G -> D -> (unpack) -> G matches finite differences of L_G."""
