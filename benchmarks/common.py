@@ -27,32 +27,22 @@ def prepare_process(threads: int) -> str:
     return "allocator: keeps freed memory" if B.keep_freed_memory() else "allocator: default"
 
 
-def cpu_busy_seconds() -> float:
-    """Total busy CPU seconds of the machine so far (from /proc/stat); NaN where unavailable."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [float(v) for v in f.readline().split()[1:]]
-    except OSError:
-        return float("nan")
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
-    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
-
-
 class LoadMeter:
-    """CPU used by *other* processes while timing, as a fraction of the machine's cores."""
+    """CPU used by *other* processes while timing, as a fraction of the machine's cores (NaN
+    where /proc/stat is not there); the same reading npgan's ``ThreadGovernor`` acts on."""
 
     def __enter__(self):
-        self.wall, self.busy, self.own = time.perf_counter(), cpu_busy_seconds(), own_cpu_seconds()
+        from npgan.backend.threads import machine_cpu_seconds
+        self.wall, self.mark = time.perf_counter(), machine_cpu_seconds()
         return self
 
     def __exit__(self, *exc):
-        wall = time.perf_counter() - self.wall
-        other = (cpu_busy_seconds() - self.busy) - (own_cpu_seconds() - self.own)
+        from npgan.backend.threads import machine_cpu_seconds
+        wall, now = time.perf_counter() - self.wall, machine_cpu_seconds()
+        if self.mark is None or now is None:
+            self.other_load = float("nan")
+            return False
+        other = (now[0] - self.mark[0]) - (now[1] - self.mark[1])
         self.other_load = max(other, 0.0) / (wall * (os.cpu_count() or 1))
         return False
 

@@ -47,6 +47,7 @@ def _add_train_options(t) -> None:
     from .gan.base import NOISE, TRAINERS
     from .gan.config import describe_default as d
     from .gan.losses import GAN_LOSSES
+    from .gan.models import D_NORMS
     from .training import LR_DECAYS
     t.add_argument("--data", choices=names(), help=f"data set (default {d('data')})")
     t.add_argument("--out", help="run directory (checkpoint, metrics.jsonl, PNGs)")
@@ -67,7 +68,7 @@ def _add_train_options(t) -> None:
                    help=f"WGAN-GP: lambda * (||grad D|| - 1)^2 on interpolates (default {d('gp')})")
     t.add_argument("--r1", type=float, metavar="GAMMA",
                    help=f"R1: gamma/2 * ||grad D||^2 on real samples (default {d('r1')})")
-    t.add_argument("--d-norm", choices=["auto", "batch", "layer", "none"],
+    t.add_argument("--d-norm", choices=list(D_NORMS),
                    help="dcgan critic's normaliser; auto: layer under a penalty, else batch")
     t.add_argument("--bandwidths", type=float, nargs="+", metavar="S",
                    help=f"mmd trainer: Gaussian kernel bandwidths (default {d('bandwidths')})")

@@ -40,7 +40,7 @@ def user_chose_threads() -> bool:
                ("NPGAN_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"))
 
 
-def _machine_cpu_seconds():
+def machine_cpu_seconds():
     """(busy CPU seconds of the whole machine, of this process) so far; None off Linux."""
     try:
         with open("/proc/stat") as f:
@@ -66,13 +66,13 @@ class ThreadGovernor:
 
     def __init__(self, interval: float = 2.0, busy: float = 0.5):
         self.interval, self.busy = float(interval), float(busy)
-        self.active = not user_chose_threads() and _machine_cpu_seconds() is not None
+        self.active = not user_chose_threads() and machine_cpu_seconds() is not None
         self.threads = None  # None: all cores; 1: one thread
         self._limit = None
 
     def __enter__(self):
         import time
-        self._mark = (time.perf_counter(), _machine_cpu_seconds())
+        self._mark = (time.perf_counter(), machine_cpu_seconds())
         return self
 
     def tick(self) -> None:
@@ -84,7 +84,7 @@ class ThreadGovernor:
         then, (machine0, own0) = self._mark
         if now - then < self.interval:
             return
-        machine, own = _machine_cpu_seconds()
+        machine, own = machine_cpu_seconds()
         others = max((machine - machine0) - (own - own0), 0.0) / (now - then)  # in cores
         self._mark = (now, (machine, own))
         self._set(1 if others >= self.busy else None)
