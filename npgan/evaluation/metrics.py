@@ -12,6 +12,7 @@ samples from a mixture of Gaussians with known modes and std sigma:
 
 ``off_mode_profile`` splits the rest: a mode's tails (3-6 sigma) against samples
 between the modes (beyond 6 sigma), and the spread of the near-mode samples.
+``mode_shares`` is the share of samples nearest each mode, with no threshold.
 ``latent_mode_map`` shows where a generator with a 2-D latent space sends each z:
 the mode G(z) lands on, over a grid of z (a dropped mode is one no z reaches).
 
@@ -79,6 +80,15 @@ def mode_assignment(samples, modes, std: float):
     them out over a grid of latent codes."""
     nearest, dist = _nearest_mode(samples, modes, "mode_assignment")
     return B.host.where(dist <= 3 * std, nearest, -1)
+
+
+def mode_shares(samples, modes):
+    """The share of the samples whose nearest mode is mode k, for each k: a host float array
+    (K,) that sums to 1. No quality threshold: a generator whose mass sits between two modes
+    still shows where it leans, so a series of these over training steps shows a collapsed
+    generator moving from mode to mode (``demos/mode_collapse.py``'s heat map)."""
+    nearest, _ = _nearest_mode(samples, modes, "mode_shares")
+    return B.host.bincount(nearest, minlength=len(modes)) / max(len(nearest), 1)
 
 
 def latent_mode_map(trainer, dataset, n: int = 201):

@@ -3,6 +3,7 @@
 import importlib.util
 import pathlib
 
+import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
@@ -31,11 +32,29 @@ def test_saturation(tmp_path, capsys, backend_name):
 
 
 def test_mode_collapse(tmp_path, capsys, backend_name):
-    load("mode_collapse").main(["--steps", "20", "--stages", "2", "--data", "ring8", "--jobs", "1",
-                                "--out", str(tmp_path)])
-    assert (tmp_path / "mode_collapse.png").stat().st_size > 10_000
-    table = (tmp_path / "metrics.md").read_text()
-    assert table.count("| ring8 |") == 3
+    demo = load("mode_collapse")
+    rows = demo.main(["--quick", "--jobs", "1", "--out", str(tmp_path)])
+    for name in ("mode_hopping.png", "mode_collapse.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
+    lines = [r for r in (tmp_path / "metrics.md").read_text().splitlines() if r.startswith("| ")]
+    assert [r.split(" | ")[0][2:] for r in lines[1:]] == [name for name, _ in demo.TRAINERS]
+    assert len(rows) == len(demo.TRAINERS)
+    for _, _, steps, shares, samples, _, _ in rows:
+        assert steps.tolist() == [50, 100, 150, 200]
+        assert shares.shape == (4, 8) and abs(shares.sum(axis=1) - 1).max() < 1e-12
+        assert len(samples) == 4 and samples[0].shape == (demo.SNAPSHOT_SAMPLES, 2)
+
+
+def test_mode_collapse_counts_hops_of_a_collapsed_lump_only():
+    demo = load("mode_collapse")
+    lump = lambda k: [1.0 if i == k else 0.0 for i in range(8)]  # noqa: E731
+    even = [1 / 8] * 8
+    hopping = np.array([lump(0), lump(1), lump(1), lump(7), even, lump(3)])
+    assert demo.hops(hopping) == 2  # 0 -> 1 and 1 -> 7; nothing counts beside the spread snapshot
+    assert demo.hops(np.array([even, [0.2] + [0.8 / 7] * 7, even])) == 0
+    spread, collapsed = demo.share_summary(np.array(even)), demo.share_summary(np.array(lump(5)))
+    assert spread == {"fullest": 0.125, "held": 8, "kl": pytest.approx(0.0, abs=1e-12)}
+    assert collapsed == {"fullest": 1.0, "held": 1, "kl": pytest.approx(np.log(8))}
 
 
 def test_divergences_writes_its_figure_and_table(tmp_path, backend_name, monkeypatch):

@@ -58,3 +58,24 @@ def test_clear_errors(trained, tmp_path):
 def test_default_path_follows_npgan_home(monkeypatch, tmp_path):
     monkeypatch.setenv("NPGAN_HOME", str(tmp_path))
     assert classifier.default_path() == str(tmp_path / "fashion-mnist-classifier.npz")
+
+
+def test_trains_on_one_blas_thread_whatever_the_machine_allows(tmp_path, monkeypatch):
+    """The instrument behind the FD is built with a fixed thread count (the rounding of a
+    matrix product depends on it), inside the training loop and nowhere else."""
+    from threadpoolctl import threadpool_info
+    seen = []
+    real_fit = classifier.fit
+
+    def spy(*args, **kwargs):
+        seen.append({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(classifier, "fit", spy)
+    folder = synthetic_fashion(tmp_path, n_train=64, n_test=32)
+    train, test = fashion_mnist("train", str(folder)), fashion_mnist("test", str(folder))
+    with B.limit_threads(2):
+        classifier.train(train, test, epochs=1, batch_size=32, progress=False, log=lambda m: None)
+        after = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+    assert seen == [{1}]
+    assert after == {2}

@@ -5,7 +5,7 @@ import pytest
 
 from npgan import backend as B
 from npgan.data import get_dataset
-from npgan.evaluation.metrics import latent_mode_map, mmd2, mode_assignment, mode_metrics, off_mode_profile
+from npgan.evaluation.metrics import latent_mode_map, mmd2, mode_assignment, mode_metrics, mode_shares, off_mode_profile
 
 RING = get_dataset("ring8")
 
@@ -161,6 +161,17 @@ def test_mode_assignment_marks_off_mode_samples():
     modes = RING.modes()
     x = np.concatenate([modes[[3, 3, 5]], [[0.0, 0.0], modes[1] + 4 * RING.std]])
     assert mode_assignment(x, modes, RING.std).tolist() == [3, 3, 5, -1, -1]
+
+
+def test_mode_shares_count_every_sample_by_its_nearest_mode_without_a_threshold():
+    modes = RING.modes()
+    # mode 3 twice, mode 5 once, and a sample far from every mode but nearest to mode 1
+    x = np.concatenate([modes[[3, 3, 5]], [modes[1] * 3]])
+    shares = mode_shares(x, modes)
+    assert shares.shape == (8,) and shares.sum() == pytest.approx(1.0)
+    assert shares.tolist() == [0, 0.25, 0, 0.5, 0, 0.25, 0, 0]
+    with pytest.raises(ValueError, match="mode_shares"):
+        mode_shares(np.zeros((4, 3)), modes)
 
 
 @pytest.mark.parametrize("noise, extent", [("uniform", 1.0), ("normal", 3.0)])
