@@ -160,11 +160,9 @@ def train(train_data, test_data, epochs: int = 2, batch_size: int = 128, lr: flo
           seed: int = 0, progress: bool = True, log=print, threads: int | None = 1) -> Classifier:
     """Train the classifier on ``train_data`` (an ``npgan.data.ImageData``); test on ``test_data``.
 
-    The classifier is a measuring instrument, so it trains on ``threads`` = 1 BLAS thread
-    by default: a machine then builds the same one whether it is busy or quiet (the rounding
-    of a matrix product depends on how many threads share it: one thread gave 88.36% test
-    accuracy, two 88.22%, on the same machine; 38 s against 28 s). ``None``: the current
-    thread setting.
+    A measuring instrument: ``threads`` = 1 BLAS thread by default, so a machine builds the
+    same one busy or quiet (rounding depends on the thread count: 88.36% on one, 88.22% on
+    two, 38 s against 28 s). ``None``: the current thread setting.
 
     Adam with the learning rate decayed linearly to 0 (``npgan.training.fit``); each epoch
     visits every training image once in a seeded random order. Reference statistics are
@@ -206,9 +204,14 @@ def train(train_data, test_data, epochs: int = 2, batch_size: int = 128, lr: flo
             progress="classifier" if progress else None)
     clf.info.update(data=train_data.name, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                     train_images=n, test_images=len(test_data))
+    return _with_reference(clf, train_data, test_images, log)
+
+
+def _with_reference(clf: Classifier, train_data, test_images, log) -> Classifier:
+    """Set the test images as the FD reference, and the floor a perfect generator would reach
+    (as many real training images against that reference)."""
     clf.set_reference(test_images)
-    # the floor a perfect generator would reach: real training images against the test reference
-    m = min(len(test_data), n)
+    m = min(len(test_images), len(train_data))
     floor = clf.real_floor(train_data, m)
     clf.info.update(fd_real_floor=floor, floor_images=m)
     log(f"Frechet distance of {m} real training images to the test reference: {floor:.3f}")
