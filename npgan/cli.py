@@ -13,7 +13,7 @@ import os
 import sys
 
 from . import backend as B
-from .data import ImageData, is_image
+from .data import is_image
 
 
 class _Parser(argparse.ArgumentParser):
@@ -259,20 +259,14 @@ def _interpolate(args):
 
 
 def _evaluate(args):
-    from .evaluation.metrics import evaluate
+    from .evaluation.evaluators import make_evaluator
     from .gan.runner import from_checkpoint
     path = _checkpoint(args.checkpoint)
     trainer, ds, cfg = from_checkpoint(path)
     n = args.n or cfg["eval_samples"]
+    evaluator = make_evaluator(cfg, ds, out_dir=None, log=lambda note: None)  # the training log's measures
     B.seed(args.seed)
-    if isinstance(ds, ImageData):
-        from .evaluation.classifier import Classifier, default_path
-        from .evaluation.evaluators import real_floor
-        clf = Classifier.from_file(cfg.get("classifier") or default_path())
-        result = clf.evaluate(trainer.sample(n))
-        result["fd_real"] = real_floor(clf, ds, cfg, n)
-    else:
-        result = evaluate(trainer.sample(n), ds, n_mmd=min(n, cfg["eval_mmd"]))
+    result = evaluator.measure(trainer, n)
     print(json.dumps({"checkpoint": path, "step": trainer.step, "samples": n, "seed": args.seed, **result}))
 
 

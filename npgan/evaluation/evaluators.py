@@ -46,10 +46,13 @@ class MixtureEvaluator:
         self.cfg, self.ds, self.out_dir = cfg, dataset, out_dir
 
     def __call__(self, trainer) -> dict:
-        n = self.cfg["eval_samples"]
         with preserved_rng():
-            samples = trainer.sample(n)
-            out = evaluate(samples, self.ds, n_mmd=self.cfg["eval_mmd"])
+            return self.measure(trainer, self.cfg["eval_samples"])
+
+    def measure(self, trainer, n: int) -> dict:
+        """The metrics of n samples drawn from the current random state (``npgan evaluate``)."""
+        samples = trainer.sample(n)
+        out = evaluate(samples, self.ds, n_mmd=min(n, self.cfg["eval_mmd"]))
         if trainer.num_classes:  # each mode is a class: does a sample of class k land on mode k?
             from .metrics import label_accuracy, mode_assignment
             assigned = mode_assignment(samples, self.ds.modes(), self.ds.std)
@@ -115,10 +118,7 @@ class ImageEvaluator:
                     self.grid_noise = trainer.sample_noise(self.GRID)
         with preserved_rng():
             if self.classifier is not None:
-                labels = _drawn_labels(trainer, self.cfg["eval_samples"])
-                rec.update(self.classifier.evaluate(_sample_batched(trainer, self.cfg["eval_samples"], labels),
-                                                    labels))
-                rec["fd_real"] = self.fd_real
+                rec.update(self.measure(trainer, self.cfg["eval_samples"]))
             grid = trainer.sample(self.grid_noise.shape[0], z=self.grid_noise,
                                   labels=B.host.repeat(B.host.arange(k), k) if k else None)
         title = f"{self.cfg['model']} on {self.cfg['data']}, step {trainer.step}"
@@ -130,6 +130,18 @@ class ImageEvaluator:
         with open(path, "rb") as src, atomic_write(os.path.join(self.out_dir, "samples.png")) as dst:
             dst.write(src.read())  # the latest grid, drawn once
         return rec
+
+    def measure(self, trainer, n: int) -> dict:
+        """FD (with the real-image floor at n), class coverage and, for a conditional run, label
+        accuracy, of n samples drawn from the current random state (``npgan evaluate``)."""
+        if self.classifier is None:
+            raise ValueError(f"no classifier at {self.cfg.get('classifier') or 'the default path'}: "
+                             f"create it once with: npgan train-classifier")
+        labels = _drawn_labels(trainer, n)
+        out = self.classifier.evaluate(_sample_batched(trainer, n, labels), labels)
+        out["fd_real"] = self.fd_real if n == self.cfg["eval_samples"] else real_floor(
+            self.classifier, self.ds, self.cfg, n)
+        return out
 
     @staticmethod
     def postfix(rec: dict) -> dict:

@@ -64,12 +64,17 @@ RECIPES = {
 }
 
 
-def _layers(data: str, trainer: str) -> list:
-    """The layers of defaults above DEFAULTS for a data set and trainer, weakest first."""
+def _layers(data: str, trainer: str, loss: str | None) -> list:
+    """The layers of defaults above DEFAULTS for a data set, trainer and loss, weakest first
+    (a loss's own optimiser settings, e.g. the Wasserstein critic's betas, come last)."""
     recipe = dict(RECIPES.get(data, {}))
     by_trainer = recipe.pop("by_trainer", {})
     cls = TRAINERS.get(trainer)
-    return [cls.defaults if cls else {}, recipe, by_trainer.get(trainer, {})]
+    layers = [cls.defaults if cls else {}, recipe, by_trainer.get(trainer, {})]
+    if loss is None:  # the loss the layers above and DEFAULTS choose
+        loss = next((layer["loss"] for layer in reversed(layers) if "loss" in layer), DEFAULTS["loss"])
+    loss_cls = GAN_LOSSES.get(loss) if cls is not None and "loss" in cls.options else None
+    return layers + [dict(loss_cls.defaults) if loss_cls else {}]
 
 
 def make_config(**overrides) -> dict:
@@ -81,7 +86,7 @@ def make_config(**overrides) -> dict:
     data = check_name(given.get("data", DEFAULTS["data"]))
     trainer = given.get("trainer", DEFAULTS["trainer"])
     cfg = dict(DEFAULTS)
-    for layer in _layers(data, trainer):
+    for layer in _layers(data, trainer, given.get("loss")):
         cfg.update(layer)
     cfg.update(given)
     validate(cfg)
@@ -186,6 +191,9 @@ def describe_default(key: str) -> str:
     for name, cls in TRAINERS.items():
         if key in cls.defaults:
             parts.append(f"{name} trainer: {text(cls.defaults[key])}")
+    for name, loss in GAN_LOSSES.items():
+        if key in loss.defaults:
+            parts.append(f"{name} loss: {text(loss.defaults[key])}")
     for data, recipe in RECIPES.items():
         if key in recipe:
             parts.append(f"{data}: {text(recipe[key])}")

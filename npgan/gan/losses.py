@@ -48,6 +48,7 @@ class GANLoss:
 
     name = ""
     divergence = ""
+    defaults: dict = {}  # config settings this loss trains best with (above the recipes, below flags)
 
     def divergence_from(self, d_loss: float) -> float:  # pragma: no cover - abstract
         """The divergence between p_data and p_g that D's loss ``d_loss`` equals at the optimal D."""
@@ -235,6 +236,10 @@ class WassersteinLoss(_RawOutput):
 
     name = "wasserstein"
     divergence = "Wasserstein-1 (earth mover's) distance"
+    # the WGAN-GP paper's critic schedule: 5 critic steps per G step, Adam's beta2 = 0.9. With
+    # npgan's beta2 = 0.999 the ring's samples never sharpened (seed 0: 0.9% high quality after
+    # 12,000 steps); with 0.9, 79.6% after 6,000 (lambda 10) and 95.6% (lambda 1)
+    defaults = {"d_steps": 5, "betas": [0.5, 0.9]}
 
     def divergence_from(self, d_loss: float) -> float:
         """W_1 = -L_D* (over 1-Lipschitz critics)."""

@@ -75,3 +75,7 @@ def test_a_conditional_ring_puts_each_label_on_its_mode(tmp_path, capsys, backen
     capsys.readouterr()
     assert main(["sample", str(tmp_path / "run"), "--label", "8", "-o", str(tmp_path / "x.npy")]) == 2
     assert "classes 0..7" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "run")]) == 0  # the training log's measures, labels included
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["samples"] == 800 and evaluated["label_accuracy"] > 0.9
+    assert len(evaluated["label_accuracy_per_class"]) == 8

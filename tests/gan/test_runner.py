@@ -9,7 +9,7 @@ import pytest
 from npgan import backend as B
 from npgan import nn
 from npgan.cli import main
-from npgan.gan.config import make_config
+from npgan.gan.config import describe_default, make_config
 from npgan.gan.runner import from_checkpoint, train
 
 
@@ -262,6 +262,15 @@ def test_recipes_per_data_set_and_trainer():
     assert make_config(data="grid25")["d_steps"] == 1
     assert make_config(data="ring8", trainer="mmd", lr=1e-4)["lr"] == 1e-4
     assert make_config(data="fashion-mnist")["lr"] == 2e-4             # the data set's recipe
+
+
+def test_a_loss_brings_its_own_optimiser_settings_above_the_recipes_and_below_the_flags():
+    wgan = make_config(data="ring8", loss="wasserstein")
+    assert (wgan["d_steps"], wgan["betas"]) == (5, [0.5, 0.9])         # over ring8's d_steps 2
+    assert make_config(data="ring8", loss="wasserstein", d_steps=3, betas=[0.0, 0.9])["d_steps"] == 3
+    assert make_config(data="ring8", loss="wasserstein", betas=[0.0, 0.99])["betas"] == [0.0, 0.99]
+    assert make_config(data="ring8", loss="hinge")["betas"] == [0.5, 0.999]
+    assert "wasserstein loss: 0.5 0.9" in describe_default("betas")
 
 
 def test_penalties_reach_the_trainer_and_its_checkpoint(tmp_path, backend_name):
