@@ -6,7 +6,6 @@ return the path written.
 
 from __future__ import annotations
 
-import math
 import os
 
 from .. import backend as B
@@ -58,8 +57,10 @@ def plot_samples(samples, dataset, path, title: str = "", data=None) -> str:
     return save_figure(fig, path)
 
 
-def plot_losses(records, path, keys=None, title: str = "training curves") -> str:
-    """One panel per quantity, against the training step, from a list of metric records."""
+def plot_losses(records, path, keys=None, title: str = "training curves", equilibrium=None) -> str:
+    """One panel per quantity, against the training step, from a list of metric records.
+    ``equilibrium``: ``{key: (value, label)}`` reference lines, where the game's theory says a
+    figure ends (``GANLoss.equilibrium()``)."""
     plt = pyplot()
     if not records:
         raise ValueError("plot_losses: no records to plot")
@@ -68,12 +69,7 @@ def plot_losses(records, path, keys=None, title: str = "training curves") -> str
     fig, axes = plt.subplots(len(keys), 1, figsize=(6, 1.8 * len(keys)), sharex=True)
     axes = [axes] if len(keys) == 1 else axes
     steps = [r["step"] for r in records]
-    # where the theory says a GAN ends: D = 1/2 everywhere, so L_D = -V = log 4
-    reference = {"d_loss": (math.log(4), "log 4 (D = 1/2)"), "d_real": (0.5, "1/2"),
-                 "d_fake": (0.5, "1/2")}
-    if records[-1].get("g_loss") is not None:  # non-saturating -log D -> log 2; minimax log(1-D) -> -log 2
-        sign = 1 if records[-1]["g_loss"] >= 0 else -1
-        reference["g_loss"] = (sign * math.log(2), f"{'' if sign > 0 else '-'}log 2 (D = 1/2)")
+    reference = dict(equilibrium or {})
     if records[-1].get("fd_real") is not None:  # the Frechet distance of real images: the floor
         reference["fd"] = (records[-1]["fd_real"], "real images")
     reference["class_coverage"] = (1.0, "every class")

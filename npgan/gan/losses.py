@@ -71,6 +71,12 @@ class GANLoss:
         """D's output as the probability that a sample is real: sigmoid of the logit."""
         return sigmoid(out)
 
+    def equilibrium(self) -> dict:
+        """Where the theory says the logged figures end when p_g = p_data and D is optimal:
+        ``{"d_loss": (value, label), ...}`` for the ones that are determined (the loss curves
+        draw them as reference lines)."""
+        return {}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -104,6 +110,11 @@ class _CrossEntropyGame(GANLoss):
     def discriminator_fake(self, out):
         return sigmoid_cross_entropy(out, 0.0)                          # -log(1 - D(G(z)))
 
+    def equilibrium(self) -> dict:
+        if self.label_smoothing:  # D* = (1 - s) / 2 there: the lines below would not hold
+            return {}
+        return {"d_loss": (math.log(4.0), "log 4 (D = 1/2)"), "d_real": (0.5, "1/2"), "d_fake": (0.5, "1/2")}
+
     def __repr__(self) -> str:
         smooth = f"label_smoothing={self.label_smoothing}" if self.label_smoothing else ""
         return f"{type(self).__name__}({smooth})"
@@ -124,6 +135,10 @@ class NonSaturatingLoss(_CrossEntropyGame):
     def generator(self, out):
         return sigmoid_cross_entropy(out, 1.0)
 
+    def equilibrium(self) -> dict:
+        base = super().equilibrium()
+        return {**base, "g_loss": (math.log(2.0), "log 2 (D = 1/2)")} if base else {}
+
 
 @register_loss
 class MinimaxLoss(_CrossEntropyGame):
@@ -140,6 +155,10 @@ class MinimaxLoss(_CrossEntropyGame):
     def generator(self, out):
         value, grad = sigmoid_cross_entropy(out, 0.0)
         return -value, -grad
+
+    def equilibrium(self) -> dict:
+        base = super().equilibrium()
+        return {**base, "g_loss": (-math.log(2.0), "-log 2 (D = 1/2)")} if base else {}
 
 
 class _RawOutput(GANLoss):
@@ -187,6 +206,13 @@ class LeastSquaresLoss(_RawOutput):
     def generator(self, out):
         return self._half_square(out, self.c)
 
+    def equilibrium(self) -> dict:
+        """D* = (a + b)/2 everywhere; L_D* = (b - a)^2 / 4, L_G = ((a + b)/2 - c)^2 / 2."""
+        mid = (self.a + self.b) / 2
+        return {"d_loss": ((self.b - self.a) ** 2 / 4, f"(b - a)^2/4 (D = {mid:g})"),
+                "g_loss": ((mid - self.c) ** 2 / 2, f"(D - c)^2/2 (D = {mid:g})"),
+                "d_real": (mid, f"{mid:g}"), "d_fake": (mid, f"{mid:g}")}
+
 
 @register_loss
 class HingeLoss(_RawOutput):
@@ -221,6 +247,9 @@ class HingeLoss(_RawOutput):
         xp = B.get_backend()
         return -out.mean(), xp.full_like(out, -1.0 / out.size)
 
+    def equilibrium(self) -> dict:
+        return {"d_loss": (2.0, "2 (TV = 0)")}  # any D in [-1, 1] is optimal there
+
 
 @register_loss
 class WassersteinLoss(_RawOutput):
@@ -244,6 +273,9 @@ class WassersteinLoss(_RawOutput):
     def divergence_from(self, d_loss: float) -> float:
         """W_1 = -L_D* (over 1-Lipschitz critics)."""
         return -float(d_loss)
+
+    def equilibrium(self) -> dict:
+        return {"d_loss": (0.0, "0 (W_1 = 0)")}  # the critic's level is free: D(x), D(G(z)) drift
 
     def discriminator_real(self, out):
         xp = B.get_backend()

@@ -117,8 +117,11 @@ def train(cfg: dict, out_dir, resume: bool = False, progress: bool = True, plots
         if plots and records:
             from ..evaluation import plot
             evaluator.final_plots(trainer, records)
+            loss = getattr(trainer, "loss", None)
             plot.plot_losses(records, os.path.join(out_dir, "losses.png"),
-                             title=f"{cfg['trainer']} on {cfg['data']}")
+                             title=f"{cfg['trainer']} ({loss.name} loss) on {cfg['data']}" if loss
+                             else f"{cfg['trainer']} on {cfg['data']}",
+                             equilibrium=loss.equilibrium() if loss else None)
     return evaluator.summary(records[-1]) if records else {}
 
 

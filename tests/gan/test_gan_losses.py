@@ -52,6 +52,32 @@ def test_a_constant_discriminator_gives_the_closed_forms(f64, name):
         np.testing.assert_allclose(B.to_numpy(g), grad / n, atol=1e-12, err_msg=part)
 
 
+@pytest.mark.parametrize("loss", [make_loss(n) for n in sorted(GAN_LOSSES)]
+                         + [LeastSquaresLoss(a=-1.0, b=1.0, c=0.0), make_loss("minimax", label_smoothing=0.1)],
+                         ids=repr)
+def test_equilibrium_lines_are_the_losses_at_the_optimal_d_for_p_g_equal_p_data(f64, loss):
+    """The reference lines the loss curves draw: each loss's own value where p_g = p_data and D
+    is optimal (the cross-entropy D* = 1/2 is logit 0; least squares (a + b)/2; the hinge and
+    the critic: any constant in [-1, 1], here 0.3)."""
+    ref = loss.equilibrium()
+    if loss.name in ("non_saturating", "minimax") and not getattr(loss, "label_smoothing", 0):
+        out = 0.0
+    elif loss.name == "least_squares":
+        out = (loss.a + loss.b) / 2
+    else:
+        out = 0.3
+    d = B.asarray(np.full((64, 1), out))
+    value = {"d_loss": float(loss.discriminator_real(d)[0] + loss.discriminator_fake(d)[0]),
+             "g_loss": float(loss.generator(d)[0]), "d_real": float(loss.probability(d).mean()),
+             "d_fake": float(loss.probability(d).mean())}
+    if getattr(loss, "label_smoothing", 0):
+        assert ref == {}  # D* is not 1/2 there
+    else:
+        assert "d_loss" in ref
+    for key, (line, label) in ref.items():
+        assert value[key] == pytest.approx(line, abs=1e-12), (key, label)
+
+
 def test_minimax_saturates_where_non_saturating_does_not(f64):
     """When D rejects the fakes (logit -8: D(G(z)) = 3e-4), the minimax generator gradient
     is ~D(G(z)) per sample, the non-saturating one ~1: the demo's point, pinned."""
