@@ -93,14 +93,13 @@ class ImageEvaluator:
         from .classifier import Classifier, default_path
         self.cfg, self.ds, self.out_dir = cfg, dataset, out_dir
         self.grid_noise = None  # drawn at the first call, from the seed: the same after --resume
-        self.classifier, self.fd_real = None, None
+        self.classifier, self._floors = None, {}  # the real-image FD floor per sample size
         path = cfg.get("classifier") or default_path()
         if os.path.exists(path):
             self.classifier = Classifier.from_file(path)
             if self.classifier.real_stats is None or self.classifier.in_shape != dataset.shape:
                 raise ValueError(f"{path}: classifier for images {self.classifier.in_shape} without "
                                  f"reference statistics cannot evaluate {cfg['data']} {dataset.shape}")
-            self.fd_real = real_floor(self.classifier, dataset, cfg)
         else:
             log(f"note: no classifier at {path}: Frechet distance and class coverage are skipped "
                 f"(create it once with: npgan train-classifier)")
@@ -123,7 +122,7 @@ class ImageEvaluator:
                                   labels=B.host.repeat(B.host.arange(k), k) if k else None)
         title = f"{self.cfg['model']} on {self.cfg['data']}, step {trainer.step}"
         if "fd" in rec:
-            title += f": FD {rec['fd']:.2f} (real {self.fd_real:.2f})"
+            title += f": FD {rec['fd']:.2f} (real {rec['fd_real']:.2f})"
         path = os.path.join(self.out_dir, "grids", f"step_{trainer.step:06d}.png")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         plot.plot_image_grid(grid, path, nrow=k or 8, title=title)
@@ -139,8 +138,9 @@ class ImageEvaluator:
                              f"create it once with: npgan train-classifier")
         labels = _drawn_labels(trainer, n)
         out = self.classifier.evaluate(_sample_batched(trainer, n, labels), labels)
-        out["fd_real"] = self.fd_real if n == self.cfg["eval_samples"] else real_floor(
-            self.classifier, self.ds, self.cfg, n)
+        if n not in self._floors:  # once per size: the training log reuses it at every step
+            self._floors[n] = real_floor(self.classifier, self.ds, self.cfg, n)
+        out["fd_real"] = self._floors[n]
         return out
 
     @staticmethod
