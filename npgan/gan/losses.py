@@ -267,7 +267,8 @@ class WassersteinLoss(_RawOutput):
     divergence = "Wasserstein-1 (earth mover's) distance"
     # the WGAN-GP paper's critic schedule: 5 critic steps per G step, Adam's beta2 = 0.9. With
     # npgan's beta2 = 0.999 the ring's samples never sharpened (seed 0: 0.9% high quality after
-    # 12,000 steps); with 0.9, 79.6% after 6,000 (lambda 10) and 95.6% (lambda 1)
+    # 12,000 steps); with 0.9, after 6,000: 79.6% (lambda 10), 95.6% (1), 97.0% (0.1, the
+    # paper's toy-set weight; benchmarks/QUALITY.md)
     defaults = {"d_steps": 5, "betas": [0.5, 0.9]}
 
     def divergence_from(self, d_loss: float) -> float:
