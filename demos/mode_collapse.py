@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from npgan import backend as B  # noqa: E402
 from npgan.data import get_dataset  # noqa: E402
-from npgan.evaluation.metrics import mode_shares  # noqa: E402
+from npgan.evaluation.metrics import mode_shares, reverse_kl  # noqa: E402
 from npgan.evaluation.plot import pyplot, save_figure  # noqa: E402
 from npgan.gan.config import make_config  # noqa: E402
 from npgan.gan.runner import train  # noqa: E402
@@ -66,7 +66,8 @@ SNAPSHOT_SAMPLES = 1000
 
 
 def run_one(job):
-    """One training run: (name, seed, steps, shares (T, K), samples at each step, final record, s)."""
+    """One training run, as a dict: name, seed, steps (T,), shares (T, K), samples (one (n, 2)
+    array per step), final (the last metrics record) and seconds."""
     name, opts, seed, args = job
     if args.backend:
         B.set_backend(args.backend)
@@ -86,7 +87,8 @@ def run_one(job):
     secs = time.perf_counter() - t0
     print(f"  {name}, seed {seed}: fullest mode {shares[-1].max():.0%}, {final['modes']}/"
           f"{final['n_modes']} modes, {final['high_quality']:.1%} high quality ({secs:.0f} s)", flush=True)
-    return name, seed, B.host.asarray(steps), B.host.stack(shares), samples, final, secs
+    return dict(name=name, seed=seed, steps=B.host.asarray(steps), shares=B.host.stack(shares),
+                samples=samples, final=final, seconds=secs)
 
 
 def hops(shares, most: float = 0.5) -> int:
@@ -98,10 +100,8 @@ def hops(shares, most: float = 0.5) -> int:
 
 def share_summary(shares) -> dict:
     """Coverage read off one snapshot's shares (K,), with no quality threshold."""
-    k = len(shares)
-    q = shares[shares > 0]
-    return {"fullest": float(shares.max()), "held": int((shares >= 0.5 / k).sum()),
-            "kl": float((q * B.host.log(q * k)).sum())}
+    return {"fullest": float(shares.max()), "held": int((shares >= 0.5 / len(shares)).sum()),
+            "kl": reverse_kl(shares)}
 
 
 def table(rows) -> str:
@@ -109,18 +109,22 @@ def table(rows) -> str:
     lines = ["| trainer | fullest mode | modes held (fewest) | reverse KL of shares | hops | "
              "modes with a 3-std sample | high quality | s per run |", "|---|---|---|---|---|---|---|---|"]
     for name, _ in TRAINERS:
-        runs = [r for r in rows if r[0] == name]
+        runs = [r for r in rows if r["name"] == name]
         if not runs:
             continue
-        ends = [share_summary(r[3][-1]) for r in runs]
+        ends = [share_summary(r["shares"][-1]) for r in runs]
         mean = lambda vals: sum(vals) / len(vals)  # noqa: E731
-        k = runs[0][5]["n_modes"]
+        k = runs[0]["final"]["n_modes"]
         lines.append(
             f"| {name} | {mean([e['fullest'] for e in ends]):.0%} | {mean([e['held'] for e in ends]):.1f}/{k} "
             f"({min(e['held'] for e in ends)}) | {mean([e['kl'] for e in ends]):.2f} | "
-            f"{mean([hops(r[3]) for r in runs]):.1f} | {mean([r[5]['modes'] for r in runs]):.1f}/{k} | "
-            f"{mean([r[5]['high_quality'] for r in runs]):.1%} | {mean([r[6] for r in runs]):.0f} |")
+            f"{mean([hops(r['shares']) for r in runs]):.1f} | {mean([r['final']['modes'] for r in runs]):.1f}/{k} | "
+            f"{mean([r['final']['high_quality'] for r in runs]):.1%} | {mean([r['seconds'] for r in runs]):.0f} |")
     return "\n".join(lines)
+
+
+def _run(rows, name: str, seed: int) -> dict:
+    return next(r for r in rows if r["name"] == name and r["seed"] == seed)
 
 
 def plot_hopping(rows, seeds, path):
@@ -131,7 +135,8 @@ def plot_hopping(rows, seeds, path):
     image = None
     for i, (name, _) in enumerate(TRAINERS):
         for j, seed in enumerate(seeds):
-            name_, _, steps, shares, *_ = next(r for r in rows if r[0] == name and r[1] == seed)
+            run = _run(rows, name, seed)
+            steps, shares = run["steps"], run["shares"]
             ax = axes[i][j]
             k, last = shares.shape[1], int(steps[-1])
             image = ax.imshow(shares.T, aspect="auto", origin="lower", cmap="magma", vmin=0, vmax=1,
@@ -155,7 +160,8 @@ def plot_samples(rows, seed, stages, path):
     fig, axes = plt.subplots(len(TRAINERS), stages, figsize=(2.2 * stages, 2.3 * len(TRAINERS)), squeeze=False)
     modes = get_dataset(SETTING["data"]).modes()
     for i, (name, _) in enumerate(TRAINERS):
-        _, _, steps, shares, samples, _, _ = next(r for r in rows if r[0] == name and r[1] == seed)
+        run = _run(rows, name, seed)
+        steps, shares, samples = run["steps"], run["shares"], run["samples"]
         picks = sorted({round(t * (len(steps) - 1) / max(stages - 1, 1)) for t in range(stages)})
         for j, t in enumerate(picks):
             ax = axes[i][j]
@@ -208,7 +214,7 @@ def main(argv=None):
     text = table(rows)
     with atomic_write(os.path.join(args.out, "metrics.md"), "w") as f:
         f.write(f"ring8, {args.steps} steps per run, seeds {' '.join(map(str, args.seeds))}; "
-                f"shares from {SNAPSHOT_SAMPLES} samples, the last two columns from 2,500\n\n{text}\n")
+                f"shares from {SNAPSHOT_SAMPLES} samples, the two thresholded columns from 2,500\n\n{text}\n")
     print(text)
     print(f"{time.perf_counter() - t0:.0f} s in all; log 8 = {math.log(8):.2f}")
     return rows

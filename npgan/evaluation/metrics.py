@@ -60,18 +60,20 @@ def mode_metrics(samples, modes, std: float) -> dict:
     k = len(modes)
     counts = B.host.bincount(assign[hq], minlength=k)
     total = counts.sum()
-    if total:
-        q = counts / total
-        nz = q > 0
-        rkl = float((q[nz] * B.host.log(q[nz] * k)).sum())
-    else:
-        rkl = math.log(k)  # as far from uniform as it gets
     return {
         "modes": int((counts > 0).sum()),
         "n_modes": k,
         "high_quality": float(hq.mean()),
-        "reverse_kl": rkl,
+        "reverse_kl": reverse_kl(counts / total) if total else math.log(k),  # no sample: as far as it gets
     }
+
+
+def reverse_kl(shares) -> float:
+    """KL(q || u) of shares q (K,) over the modes (summing to 1) to the uniform u = 1/K:
+    0 when every mode has its fair share, log K when one mode has them all."""
+    q = B.host.asarray(shares, dtype=B.host.float64)
+    q = q[q > 0]
+    return float((q * B.host.log(q * len(shares))).sum())
 
 
 def mode_assignment(samples, modes, std: float):

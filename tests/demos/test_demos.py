@@ -39,10 +39,10 @@ def test_mode_collapse(tmp_path, capsys, backend_name):
     lines = [r for r in (tmp_path / "metrics.md").read_text().splitlines() if r.startswith("| ")]
     assert [r.split(" | ")[0][2:] for r in lines[1:]] == [name for name, _ in demo.TRAINERS]
     assert len(rows) == len(demo.TRAINERS)
-    for _, _, steps, shares, samples, _, _ in rows:
-        assert steps.tolist() == [50, 100, 150, 200]
-        assert shares.shape == (4, 8) and abs(shares.sum(axis=1) - 1).max() < 1e-12
-        assert len(samples) == 4 and samples[0].shape == (demo.SNAPSHOT_SAMPLES, 2)
+    for run in rows:
+        assert run["steps"].tolist() == [50, 100, 150, 200]
+        assert run["shares"].shape == (4, 8) and abs(run["shares"].sum(axis=1) - 1).max() < 1e-12
+        assert len(run["samples"]) == 4 and run["samples"][0].shape == (demo.SNAPSHOT_SAMPLES, 2)
 
 
 def test_mode_collapse_counts_hops_of_a_collapsed_lump_only():

@@ -5,7 +5,7 @@ import pytest
 
 from npgan import backend as B
 from npgan.data import get_dataset
-from npgan.evaluation.metrics import latent_mode_map, mmd2, mode_assignment, mode_metrics, mode_shares, off_mode_profile
+from npgan.evaluation.metrics import latent_mode_map, mmd2, mode_assignment, mode_metrics, mode_shares, off_mode_profile, reverse_kl
 
 RING = get_dataset("ring8")
 
@@ -161,6 +161,12 @@ def test_mode_assignment_marks_off_mode_samples():
     modes = RING.modes()
     x = np.concatenate([modes[[3, 3, 5]], [[0.0, 0.0], modes[1] + 4 * RING.std]])
     assert mode_assignment(x, modes, RING.std).tolist() == [3, 3, 5, -1, -1]
+
+
+def test_reverse_kl_to_uniform_is_0_for_even_shares_and_log_k_for_one_mode():
+    assert reverse_kl([1 / 8] * 8) == pytest.approx(0.0, abs=1e-12)
+    assert reverse_kl([0, 0, 1, 0, 0, 0, 0, 0]) == pytest.approx(math.log(8))
+    assert reverse_kl([0.5, 0.5, 0, 0]) == pytest.approx(math.log(2))  # half the modes, evenly
 
 
 def test_mode_shares_count_every_sample_by_its_nearest_mode_without_a_threshold():
