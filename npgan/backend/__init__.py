@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import os
 
-from . import (
-    arrays,
-    memory,
-    rng,
-    threads,  # noqa: I001  (first: it sets OpenBLAS's environment before NumPy loads)
-)
+# isort: off
+from . import threads  # first: it sets OpenBLAS's environment before anything imports NumPy
+# isort: on
+from . import arrays, memory, rng
 from .arrays import (
     BackendMismatchError,
     BackendUnavailableError,

@@ -285,3 +285,28 @@ def test_limit_threads_sets_blas_and_npgan_threads_and_restores_them(numpy_backe
     assert blas() == before and B.num_threads() == ours
     with B.limit_threads(None):
         assert blas() == before
+
+
+SPY_ON_NUMPY_IMPORT = """
+import os, sys
+class Spy:  # records the environment at the moment NumPy is first imported
+    def find_spec(self, name, path=None, target=None):
+        if name == "numpy":
+            print("timeout at numpy import:", os.environ.get("OPENBLAS_THREAD_TIMEOUT"))
+            sys.meta_path.remove(self)
+sys.meta_path.insert(0, Spy())
+import npgan
+"""
+
+
+def test_openblas_idle_threads_setting_is_in_place_before_numpy_loads():
+    # OpenBLAS reads OPENBLAS_THREAD_TIMEOUT once, when NumPy loads it: set later, it does nothing
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    out = subprocess.run([sys.executable, "-c", SPY_ON_NUMPY_IMPORT], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "timeout at numpy import: 18"
+    # the user's own value wins
+    out = subprocess.run([sys.executable, "-c", SPY_ON_NUMPY_IMPORT], capture_output=True, text=True,
+                         env={**env, "OPENBLAS_THREAD_TIMEOUT": "28"}, timeout=120)
+    assert out.stdout.strip() == "timeout at numpy import: 28"
