@@ -17,14 +17,43 @@ def pin_threads(n: int) -> None:
         os.environ[var] = str(n)
 
 
-def prepare_process(threads: int) -> str:
-    """Pin the thread counts (before numpy or torch is imported), then set the C allocator
-    as the ``npgan`` command line does (``npgan.backend.keep_freed_memory``; it acts on the
-    whole process, so on PyTorch's side of an A/B as well). Returns the allocator's state
-    for the header line."""
+def prepare_process(threads: int, tf32: bool = False) -> str:
+    """Pin the thread counts and choose TF32 for CuPy (both before numpy, cupy or torch is
+    imported), then set the C allocator as the ``npgan`` command line does
+    (``npgan.backend.keep_freed_memory``; it acts on the whole process, so on PyTorch's side
+    of an A/B as well). Returns the allocator's state for the header line."""
     pin_threads(threads)
+    # CuPy reads CUPY_TF32 when it is imported: 1 lets cuBLAS round float32 products' inputs
+    # to TF32 on tensor cores (Ampere and later); 0, CuPy's default, keeps full float32
+    os.environ["CUPY_TF32"] = "1" if tf32 else "0"
     from npgan import backend as B
     return "allocator: keeps freed memory" if B.keep_freed_memory() else "allocator: default"
+
+
+def set_torch_tf32(torch, on: bool) -> None:
+    """Make PyTorch's CUDA matrix products and cuDNN convolutions use TF32 or not, as CuPy's
+    side does (PyTorch's own defaults differ: matrix products off, convolutions on). The
+    ``fp32_precision`` settings where this PyTorch has them (mixing them with the older
+    ``allow_tf32`` flags is an error there), else ``allow_tf32``."""
+    if hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+        torch.backends.cuda.matmul.fp32_precision = "tf32" if on else "ieee"
+        torch.backends.cudnn.conv.fp32_precision = "tf32" if on else "ieee"
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = on
+        torch.backends.cudnn.allow_tf32 = on
+
+
+def tf32_line(torch) -> str:
+    """Whether TF32 is on in each side's float32 products, for a GPU table's header."""
+    line = f"TF32: CuPy {'on' if os.environ.get('CUPY_TF32') == '1' else 'off'} (CUPY_TF32)"
+    if torch is None:
+        return line
+    if hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+        matmul = torch.backends.cuda.matmul.fp32_precision == "tf32"
+        conv = torch.backends.cudnn.conv.fp32_precision == "tf32"
+    else:
+        matmul, conv = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    return line + f", PyTorch matmul {'on' if matmul else 'off'}, cuDNN conv {'on' if conv else 'off'}"
 
 
 class LoadMeter:
@@ -115,14 +144,28 @@ def machine_line() -> str:
             f"Python {sys.version.split()[0]}")
 
 
-def layer_timing_arguments(doc: str, argv=None):
+def gpu_info() -> dict:
+    """The CUDA device, driver, runtime and CuPy version, for a GPU table's header."""
+    import cupy
+    rt = cupy.cuda.runtime
+    props = rt.getDeviceProperties(0)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    return {"gpu": f"{name}, {props['totalGlobalMem'] / 2**30:.0f} GiB, driver CUDA {rt.driverGetVersion()}, "
+                   f"runtime {rt.runtimeGetVersion()}, CuPy {cupy.__version__}"}
+
+
+def layer_timing_arguments(doc: str, argv=None, models=(), batch: int = 64, repeat: int = 20):
     """(arguments, allocator line) for a benchmark that times layers at one batch size:
-    --threads, --batch, --repeat, --backend; the process prepared as ``prepare_process`` does."""
+    --threads, --batch, --repeat, --backend, --tf32 (and --model, one of ``models``, where
+    given); the process prepared as ``prepare_process`` does."""
     import argparse
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if models:
+        ap.add_argument("--model", choices=list(models), default=list(models)[-1])
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--batch", type=int, default=batch)
+    ap.add_argument("--repeat", type=int, default=repeat)
     ap.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
+    ap.add_argument("--tf32", action="store_true", help="TF32 products on the GPU, on both sides (default: off)")
     args = ap.parse_args(argv)
-    return args, prepare_process(args.threads)
+    return args, prepare_process(args.threads, args.tf32)

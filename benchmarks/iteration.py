@@ -1,15 +1,19 @@
 """One full GAN training iteration, npgan vs PyTorch, CPU (and GPU where usable), in one run.
 
     python benchmarks/iteration.py [--threads 2] [--models toy2d mlp784 dcgan28] [--batches 64 256]
+    python benchmarks/iteration.py --backends cupy --batches 64 256 1024 \
+        --cpu-reference benchmarks/cpu_reference.json --json runs/gpu.json     # on a GPU machine
 
 An iteration is Algorithm 1 with k = 1: G forward for the fakes, D forward+backward
 on real and fake, Adam on D; then G forward, D forward+backward, G backward, Adam
 on G. The same models are built in PyTorch (when installed) and timed in the same
-run with the same structure. Columns:
+run with the same structure, eagerly, on the same device: the CPU beside NumPy, the
+CUDA device beside CuPy (TF32 off on both sides unless --tf32, stated in the header).
+Columns:
 
-* ms/iter: median of --repeat iterations after warm-up (device synchronised); on the
-  CPU, npgan and PyTorch run in alternating blocks of iterations (A/B interleaved), so
-  drift in the machine's speed falls on both alike;
+* ms/iter: median of --repeat iterations after warm-up, each synchronised (CuPy's
+  device and PyTorch's CUDA stream); npgan and PyTorch run in alternating blocks of
+  iterations (A/B interleaved), so drift in the machine's speed falls on both alike;
 * samples/s: batch / time;
 * GFLOP/s: matrix-product FLOPs counted analytically (forward F; backward 2F;
   an iteration = 4 F_G + 8 F_D: G forward twice and backward once; D forward three
@@ -23,7 +27,10 @@ run with the same structure. Columns:
   from an emptied pool (the pool keeps freed blocks, so this is the iteration's peak
   plus the model, its gradients and Adam's state);
 * torch ms, npgan/torch: the ratio the targets are stated in;
-* load: CPU share used by *other* processes while timing (rerun above a few %).
+* load: CPU share used by *other* processes while timing (rerun above a few %);
+* after a GPU row: its speed-up over npgan's CPU time for the same row, from the NumPy
+  rows of the same run, or from another machine's ``--json`` file (``--cpu-reference``;
+  ``benchmarks/cpu_reference.json`` holds a 2-core CPU's, machine and date included).
 """
 
 import argparse
@@ -32,7 +39,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import LoadMeter, machine_line, prepare_process, time_ab, time_fn  # noqa: E402
+from common import LoadMeter, gpu_info, machine_line, prepare_process, set_torch_tf32, tf32_line, time_ab, time_fn  # noqa: E402
 
 MODELS = {
     # name: (latent size, shape of one data sample)
@@ -113,22 +120,23 @@ def npgan_iteration(name, batch, backend_name):
     return (lambda: gan.train_step(real)), flops
 
 
-def torch_iteration(name, batch, torch):
+def torch_iteration(name, batch, torch, device="cpu"):
+    """The same iteration in PyTorch eager mode, models and data on ``device``."""
     latent, shape = MODELS[name]
-    G, D = torch_models(name, torch)
+    G, D = (m.to(device) for m in torch_models(name, torch))
     og = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     od = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = torch.nn.BCEWithLogitsLoss()
-    real = torch.randn((batch,) + shape)
-    ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+    real = torch.randn((batch,) + shape, device=device)
+    ones, zeros = torch.ones(batch, 1, device=device), torch.zeros(batch, 1, device=device)
 
     def step():
-        fake = G(torch.randn(batch, latent)).detach()
+        fake = G(torch.randn(batch, latent, device=device)).detach()
         od.zero_grad()
         (bce(D(real), ones) + bce(D(fake), zeros)).backward()
         od.step()
         og.zero_grad()
-        bce(D(G(torch.randn(batch, latent))), ones).backward()
+        bce(D(G(torch.randn(batch, latent, device=device))), ones).backward()
         og.step()
 
     return step
@@ -156,29 +164,41 @@ def gpu_pool_mb(fn):
     return pool.total_bytes() / 2**20
 
 
-def tf32_line(torch, backends) -> str:
-    """Whether TF32 is on in the matrix products of each side (GPU only)."""
-    import os
-    if "cupy" not in backends:
-        return ""
-    line = f"; TF32: CuPy {'on' if os.environ.get('CUPY_TF32') == '1' else 'off'} (CUPY_TF32)"
-    if torch is not None and torch.cuda.is_available():
-        line += (f", PyTorch matmul {'on' if torch.backends.cuda.matmul.allow_tf32 else 'off'}, "
-                 f"cuDNN {'on' if torch.backends.cudnn.allow_tf32 else 'off'}")
-    return line
+def load_reference(path):
+    """{(model, batch): ms} of npgan's CPU rows in a ``--json`` file, and its label."""
+    import json
+    with open(path) as f:
+        ref = json.load(f)
+    rows = {(r["model"], r["batch"]): r["ms"] for r in ref["rows"] if r["backend"] == "numpy"}
+    return rows, f"{ref['cores']}-core CPU, {ref['threads']} thr, {ref['date']}"
+
+
+def write_json(path, header, rows) -> None:
+    import json
+
+    from npgan.io import atomic_write
+    with atomic_write(path, "w") as f:
+        json.dump({**header, "rows": rows}, f, indent=1)
 
 
 def main(argv=None):
+    import os
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--models", nargs="+", default=list(MODELS))
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     ap.add_argument("--batches", type=int, nargs="+", default=[64, 256])
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--backends", nargs="+", default=None, help="default: numpy, plus cupy when usable")
     ap.add_argument("--no-torch", action="store_true",
                     help="time npgan alone, in a process without PyTorch (as the npgan command runs)")
+    ap.add_argument("--tf32", action="store_true", help="TF32 products on the GPU, on both sides (default: off)")
+    ap.add_argument("--json", metavar="PATH", help="also write the rows, with the machine, to this JSON file")
+    ap.add_argument("--cpu-reference", metavar="PATH",
+                    help="a --json file of CPU rows (another machine's): GPU rows print their speed-up over it")
     args = ap.parse_args(argv)
-    allocator = prepare_process(args.threads)
+    allocator = prepare_process(args.threads, args.tf32)
+    import numpy
+
     from npgan import backend as B
     torch = None
     if not args.no_torch:
@@ -186,38 +206,55 @@ def main(argv=None):
             import torch
             torch.set_num_threads(args.threads)
             torch.manual_seed(0)
+            set_torch_tf32(torch, args.tf32)
         except ImportError:
             pass
     backends = args.backends or B.available_backends()
-    print(f"# {machine_line()}; {args.threads} thread(s); float32; {time.strftime('%Y-%m-%d')}; "
+    reference, ref_label = load_reference(args.cpu_reference) if args.cpu_reference else ({}, "")
+    torch_cuda = torch is not None and "cupy" in backends and torch.cuda.is_available()
+    header = {"command": " ".join(["python benchmarks/iteration.py", *(sys.argv[1:] if argv is None else argv)]),
+              "machine": machine_line(), "cores": os.cpu_count(), "threads": args.threads,
+              "date": time.strftime("%Y-%m-%d"), "numpy": numpy.__version__,
+              "dtype": "float32", "allocator": allocator,
+              "torch": torch.__version__ if torch else None}
+    if "cupy" in backends:
+        header.update(gpu_info(), tf32=tf32_line(torch if torch_cuda else None))
+    print(f"# {header['machine']}; {args.threads} thread(s); float32; {header['date']}; "
           f"torch {torch.__version__ if torch else 'not used' if args.no_torch else 'not installed'}; {allocator}"
-          f"{tf32_line(torch, backends)}")
+          + (f"; {header['gpu']}; {header['tf32']}" if "tf32" in header else ""))
     print(f"{'model':<9}{'batch':>6}{'backend':>8}{'ms/iter':>10}{'samples/s':>11}{'GFLOP/s':>9}"
           f"{'peak MB':>9}{'torch ms':>10}{'npgan/torch':>12}{'load':>7}")
-    cpu_ms = {}
+    cpu_ms, rows = dict(reference), []
     for name in args.models:
-        batches = [512] if name == "toy2d" else args.batches
-        for batch in batches:
+        for batch in args.batches:
             for backend_name in backends:
                 step, flops = npgan_iteration(name, batch, backend_name)
-                with LoadMeter() as load:
+                on_gpu = backend_name == "cupy"
+                with LoadMeter() as load:  # PyTorch on the same device, A/B in alternating blocks
                     ref = None
-                    if torch is not None and backend_name == "numpy":  # A/B in alternating blocks
-                        ours, ref = time_ab(step, torch_iteration(name, batch, torch),
-                                            repeat=args.repeat, warmup=2)
+                    if torch is not None and (torch_cuda or not on_gpu):
+                        device = "cuda" if on_gpu else "cpu"
+                        tsync = torch.cuda.synchronize if on_gpu else (lambda: None)
+                        ours, ref = time_ab(step, torch_iteration(name, batch, torch, device), B.synchronize,
+                                            tsync, repeat=args.repeat, warmup=2)
                     else:
                         ours = time_fn(step, B.synchronize, args.repeat, warmup=2)
-                mem = peak_mb(step) if backend_name == "numpy" else gpu_pool_mb(step)
+                mem = gpu_pool_mb(step) if on_gpu else peak_mb(step)
                 extra = ""
-                if backend_name == "numpy":
-                    cpu_ms[(name, batch)] = ours
+                if not on_gpu and not reference:
+                    cpu_ms[(name, batch)] = ours * 1e3
                 elif (name, batch) in cpu_ms:
-                    extra = f"  GPU speed-up x{cpu_ms[(name, batch)] / ours:.1f}"
+                    extra = f"  x{cpu_ms[(name, batch)] / (ours * 1e3):.1f} vs {ref_label or 'numpy above'}"
                 tms = f"{ref * 1e3:10.2f}" if ref else f"{'-':>10}"
                 ratio = f"{ours / ref:12.2f}" if ref else f"{'-':>12}"
                 print(f"{name:<9}{batch:>6}{backend_name:>8}{ours * 1e3:10.2f}{batch / ours:11.0f}"
                       f"{flops / ours / 1e9:9.1f}{mem:9.0f}{tms}{ratio}{load.other_load:7.1%}{extra}",
                       flush=True)
+                rows.append({"model": name, "batch": batch, "backend": backend_name, "ms": round(ours * 1e3, 3),
+                             "torch_ms": round(ref * 1e3, 3) if ref else None, "peak_mb": round(mem, 1),
+                             "gflops": round(flops / ours / 1e9, 1), "load": round(load.other_load, 4)})
+                if args.json:  # after every row, so that a run cut short keeps what it measured
+                    write_json(args.json, header, rows)
             B.set_backend("numpy")
 
 

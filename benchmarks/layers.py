@@ -5,17 +5,29 @@
 Shapes are those of a 28x28 DCGAN (MNIST-sized): the discriminator's strided
 convolutions 28->14->7 and the generator's transposed convolutions 7->14->28,
 all kernel 4, stride 2, padding 1. Each row is the median of --repeat runs
-after warm-up; with PyTorch installed the same layer is timed in the same run,
-in alternating blocks of calls, and the ratio npgan/PyTorch printed. The load column
+after warm-up, each synchronised; with PyTorch installed the same layer is timed in
+the same run on the same device (the CPU, or the CUDA device beside CuPy, TF32 off on
+both sides unless --tf32), in alternating blocks of calls, and the ratio
+npgan/PyTorch printed. The load column
 is the CPU share used by other processes while timing (rerun when it is above a
 few percent).
 """
 
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import LoadMeter, layer_timing_arguments, machine_line, time_ab, time_fn  # noqa: E402
+from common import (  # noqa: E402
+    LoadMeter,
+    gpu_info,
+    layer_timing_arguments,
+    machine_line,
+    set_torch_tf32,
+    tf32_line,
+    time_ab,
+    time_fn,
+)
 
 LAYERS = [  # name, kind, (in, out), input H=W
     ("D conv1 1->64 28->14", "conv", (1, 64), 28),
@@ -35,10 +47,18 @@ def main(argv=None):
     try:
         import torch
         torch.set_num_threads(args.threads)
+        set_torch_tf32(torch, args.tf32)
     except ImportError:
         torch = None
+    on_gpu = args.backend == "cupy"
+    if on_gpu and torch is not None and not torch.cuda.is_available():
+        torch = None  # PyTorch without CUDA: npgan's GPU times alone
+    device = "cuda" if on_gpu else "cpu"
+    tsync = torch.cuda.synchronize if on_gpu and torch is not None else (lambda: None)
 
-    print(f"# {machine_line()}; backend {args.backend}; {args.threads} thread(s); batch {args.batch}; float32; {allocator}")
+    print(f"# {machine_line()}; backend {args.backend}; {args.threads} thread(s); batch {args.batch}; float32; "
+          f"{time.strftime('%Y-%m-%d')}; {allocator}"
+          + (f"; {gpu_info()['gpu']}; {tf32_line(torch)}" if on_gpu else ""))
     print(f"{'layer':<26}{'npgan ms':>10}{'torch ms':>10}{'ratio':>8}{'load':>7}")
     for name, kind, (cin, cout), hw in LAYERS:
         cls = nn.Conv2D if kind == "conv" else nn.ConvTranspose2D
@@ -53,19 +73,20 @@ def main(argv=None):
 
         with LoadMeter() as load:
             ref = None
-            if torch is None or args.backend != "numpy":
+            if torch is None:
                 ours = time_fn(step, B.synchronize, args.repeat)
             else:
                 tcls = torch.nn.Conv2d if kind == "conv" else torch.nn.ConvTranspose2d
-                tl = tcls(cin, cout, 4, stride=2, padding=1)
-                xt = torch.from_numpy(B.to_numpy(x, copy=True)).requires_grad_(True)
-                gt = torch.from_numpy(B.to_numpy(g, copy=True))
+                tl = tcls(cin, cout, 4, stride=2, padding=1).to(device)
+                xt = torch.from_numpy(B.to_numpy(x, copy=True)).to(device).requires_grad_(True)
+                gt = torch.from_numpy(B.to_numpy(g, copy=True)).to(device)
 
                 def tstep():
                     xt.grad = None
                     tl(xt).backward(gt)
 
-                ours, ref = time_ab(step, tstep, repeat=args.repeat)  # A/B in alternating blocks
+                # A/B in alternating blocks, each call synchronised on its own side
+                ours, ref = time_ab(step, tstep, B.synchronize, tsync, repeat=args.repeat)
         ratio = f"{ours / ref:8.2f}" if ref else f"{'-':>8}"
         tms = f"{ref * 1e3:10.2f}" if ref else f"{'-':>10}"
         print(f"{name:<26}{ours * 1e3:10.2f}{tms}{ratio}{load.other_load:7.1%}")

@@ -1,5 +1,6 @@
 """The benchmark scripts run (a smoke test on the smallest model; no timing is asserted)."""
 
+import os
 import subprocess
 import sys
 import time
@@ -8,12 +9,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_time_ab_alternates_blocks_and_returns_each_median():
+def _bench_module(name):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        from common import time_ab
+        return __import__(name)
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def test_time_ab_alternates_blocks_and_returns_each_median():
+    time_ab = _bench_module("common").time_ab
     calls = []
     ta, tb = time_ab(lambda: (calls.append("a"), time.sleep(0.004)),
                      lambda: (calls.append("b"), time.sleep(0.001)), repeat=4, warmup=1, rounds=2)
@@ -22,13 +27,57 @@ def test_time_ab_alternates_blocks_and_returns_each_median():
     assert ta > tb >= 0.001
 
 
-def test_iteration_benchmark_runs_on_toy2d():
+def test_iteration_benchmark_runs_on_toy2d_and_its_json_is_a_cpu_reference(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "iteration.py"), "--models", "toy2d",
-                          "--repeat", "2", "--threads", "1", "--backends", "numpy"],
-                         capture_output=True, text=True, timeout=300)
+                          "--batches", "32", "64", "--repeat", "2", "--threads", "1", "--backends", "numpy",
+                          "--json", str(tmp_path / "cpu.json")], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     rows = [line.split() for line in out.stdout.splitlines() if line.startswith("toy2d")]
-    assert len(rows) == 1 and rows[0][1] == "512" and float(rows[0][3]) > 0
+    assert [r[1] for r in rows] == ["32", "64"] and all(float(r[3]) > 0 for r in rows)
+    reference, label = _bench_module("iteration").load_reference(tmp_path / "cpu.json")
+    assert set(reference) == {("toy2d", 32), ("toy2d", 64)}
+    assert abs(reference[("toy2d", 64)] - float(rows[1][3])) <= 0.0051  # the printed ms (2 decimals)
+    assert label.startswith(f"{os.cpu_count()}-core CPU, 1 thr, ")
+
+
+def test_profile_step_times_every_layer_and_optimiser_step_once_per_call():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "profile_step.py"), "--model", "toy2d",
+                          "--batch", "16", "--repeat", "2", "--threads", "1"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    calls = {" ".join(line.split()[:3]): int(line.split()[3]) for line in out.stdout.splitlines()
+             if line[:2] in ("G.", "D.", "G ", "D ")}
+    # Algorithm 1 with k = 1: D runs on real, on fakes and in G's step; G forward twice, backward once
+    assert calls["D.0 Dense forward"] == calls["D.0 Dense backward"] == 3
+    assert calls["G.0 Dense forward"] == 2 and calls["G.0 Dense backward"] == 1
+    assert calls["G Adam step"] == calls["D Adam step"] == 1
+    assert len(calls) == 2 * (5 + 5) + 2  # each of the 5 layers of G and of D, both passes; two steps
+    whole = float(out.stdout.splitlines()[-1].split()[-2])
+    parts = float(out.stdout.splitlines()[-2].split()[-2])
+    assert 0 < parts <= whole
+
+
+def test_tf32_is_chosen_alike_for_cupy_and_pytorch(monkeypatch):
+    import pytest
+    torch = pytest.importorskip("torch")
+    common = _bench_module("common")
+    for on in (True, False):
+        monkeypatch.setenv("CUPY_TF32", "1" if on else "0")
+        common.set_torch_tf32(torch, on)
+        word = "on" if on else "off"
+        assert common.tf32_line(torch) == f"TF32: CuPy {word} (CUPY_TF32), PyTorch matmul {word}, cuDNN conv {word}"
+
+
+def test_gpu_check_benchmark_and_profile_commands_run(tmp_path):
+    # the same command lines gpu_check runs on a GPU, here with the NumPy backend
+    gpu_check = _bench_module("gpu_check")
+    ok, rows = gpu_check.check_benchmark(True, tmp_path, backend="numpy", models=["toy2d"])
+    assert ok, rows
+    assert any(r.startswith("toy2d") for r in rows) and any(r.startswith("D conv2") for r in rows)
+    assert (tmp_path / "iteration.json").exists()
+    ok, rows = gpu_check.check_profile(True, backend="numpy")
+    assert ok, rows
+    assert any(r.startswith("whole iteration") for r in rows)
 
 
 def test_quality_script_writes_its_table_under_out(tmp_path):
@@ -69,11 +118,7 @@ def test_gpu_check_says_in_one_line_that_no_device_is_usable(tmp_path):
 
 
 def test_gpu_check_compares_runs_by_modes_and_quality():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from gpu_check import same_run
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    same_run = _bench_module("gpu_check").same_run
     cpu = {"modes": 8, "high_quality": 0.985}
     assert same_run(cpu, {"modes": 8, "high_quality": 0.97})
     assert not same_run(cpu, {"modes": 8, "high_quality": 0.96})      # 2.5 points apart

@@ -1,0 +1,123 @@
+"""Where one training iteration's time goes, per layer and per optimiser step, on NumPy or CuPy.
+
+    python benchmarks/profile_step.py [--model dcgan28] [--batch 256] [--backend numpy|cupy] [--repeat 10]
+
+The iteration is ``benchmarks/iteration.py``'s (Algorithm 1 with k = 1, Adam). Every
+layer's forward and backward and each optimiser's step is timed with two clocks:
+
+* host ms: the wall time of the Python call. On a GPU this only queues the work
+  (CuPy's argument handling and kernel launches; nothing synchronises inside a step);
+* device ms: on a GPU, the time between CUDA events recorded before and after the call:
+  the work it queued, plus any time the device sat idle waiting for the host to queue
+  more. On a CPU it is host ms.
+
+A part whose device time is close to its host time is bound by its launches (fewer,
+fused kernels help); one whose device time is well above its host time is bound by the
+work itself (a better kernel helps). Each row sums a part's calls within one iteration
+(D's layers run three times: on real data, on fakes, and in the generator's step),
+averaged over ``--repeat`` iterations, largest device time first. "whole iteration" is
+the synchronised wall time, clocks included; the difference to the parts' sum is the
+losses, the noise draws and the trainer's own code.
+"""
+
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import gpu_info, layer_timing_arguments, machine_line  # noqa: E402
+
+
+class Clocks:
+    """Wraps methods of objects with a host clock and, on a GPU, a pair of CUDA events."""
+
+    def __init__(self, cupy=None):
+        self.cupy = cupy
+        self.host, self.device, self.calls = defaultdict(float), defaultdict(float), defaultdict(int)
+        self._events = []
+
+    def wrap(self, obj, method: str, key: tuple) -> None:
+        fn = getattr(obj, method)
+
+        def timed(*args, **kwargs):
+            if self.cupy is not None:
+                start = self.cupy.cuda.Event()
+                start.record()
+            t0 = time.perf_counter()
+            result = fn(*args, **kwargs)
+            elapsed = time.perf_counter() - t0
+            self.host[key] += elapsed
+            self.calls[key] += 1
+            if self.cupy is None:
+                self.device[key] += elapsed
+            else:
+                end = self.cupy.cuda.Event()
+                end.record()
+                self._events.append((key, start, end))
+            return result
+
+        object.__setattr__(obj, method, timed)  # an instance attribute: shadows the class's method
+
+    def collect(self) -> None:
+        """Read the CUDA events of the calls so far (after a synchronisation)."""
+        for key, start, end in self._events:
+            self.device[key] += self.cupy.cuda.get_elapsed_time(start, end) / 1e3
+        self._events.clear()
+
+
+def wrap_trainer(clocks: Clocks, trainer, G, D) -> None:
+    for net, model in (("G", G), ("D", D)):
+        for i, layer in enumerate(model.layers):
+            for phase in ("forward", "backward"):
+                clocks.wrap(layer, phase, (net, i, type(layer).__name__, phase))
+    clocks.wrap(trainer.g_opt, "step", ("G", None, type(trainer.g_opt).__name__, "step"))
+    clocks.wrap(trainer.d_opt, "step", ("D", None, type(trainer.d_opt).__name__, "step"))
+
+
+def main(argv=None):
+    from iteration import MODELS, npgan_models
+    args, allocator = layer_timing_arguments(__doc__, argv, models=MODELS, batch=256, repeat=10)
+
+    from npgan import backend as B
+    from npgan.gan import GANTrainer
+    B.set_backend(args.backend)
+    B.seed(0)
+    latent, shape = MODELS[args.model]
+    G, D = npgan_models(args.model)
+    trainer = GANTrainer(G, D, latent, lr=2e-4)
+    real = B.normal((args.batch,) + shape)
+    for _ in range(3):  # warm-up: CuPy compiles its kernels, the pools fill
+        trainer.train_step(real)
+    B.synchronize()
+    cupy = None
+    if args.backend == "cupy":
+        import cupy
+    clocks = Clocks(cupy)
+    wrap_trainer(clocks, trainer, G, D)
+    whole = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        trainer.train_step(real)
+        B.synchronize()
+        whole.append(time.perf_counter() - t0)
+        if cupy is not None:
+            clocks.collect()
+    n = args.repeat
+    head = f"# {machine_line()}; backend {args.backend}; {args.model}, batch {args.batch}; float32; " \
+           f"{args.threads} thread(s); {time.strftime('%Y-%m-%d')}; {allocator}"
+    print(head + (f"; {gpu_info()['gpu']}" if cupy is not None else ""))
+    print(f"{'part':<34}{'calls':>6}{'host ms':>10}{'device ms':>11}{'share':>8}")
+    it = sorted(whole)[n // 2] * 1e3
+    for key in sorted(clocks.calls, key=lambda k: -clocks.device[k]):
+        net, i, cls, phase = key
+        name = f"{net}.{i} {cls} {phase}" if i is not None else f"{net} {cls} {phase}"
+        dev = clocks.device[key] / n * 1e3
+        print(f"{name:<34}{clocks.calls[key] // n:>6}{clocks.host[key] / n * 1e3:10.3f}{dev:11.3f}{dev / it:8.1%}")
+    host, dev = sum(clocks.host.values()) / n * 1e3, sum(clocks.device.values()) / n * 1e3
+    print(f"{'all parts':<34}{'':>6}{host:10.3f}{dev:11.3f}{dev / it:8.1%}")
+    print(f"{'whole iteration (median)':<34}{'':>6}{'':>10}{it:11.3f}{1:8.1%}")
+
+
+if __name__ == "__main__":
+    main()
