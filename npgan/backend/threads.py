@@ -13,7 +13,8 @@ import os
 
 # OpenBLAS keeps idle worker threads spinning ~0.1 s after each product, taking the cores the
 # next elementwise pass needs; sleeping after 2^18 cycles instead made a dcgan28 iteration at
-# batch 256 570 -> 435 ms on 2 cores (benchmarks/RESULTS.md). Set before NumPy is first imported.
+# batch 256 530 -> 434 ms on 2 cores (benchmarks/RESULTS.md). OpenBLAS reads it once, when NumPy
+# loads it: npgan.backend imports this module before any other.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")
 
 from .arrays import backend_name  # noqa: E402  (after the environment is set)
