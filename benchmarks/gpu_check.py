@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 NO_DEVICE = 3
+GPU = "cupy"  # the backend the checks time and test (tests of this script set "numpy")
 CHUNKS = ["tests/backend", "tests/nn", "tests/gan", "tests/evaluation", "tests/demos",
           "tests/test_*.py"]
 
@@ -71,7 +72,7 @@ def check_tests(timeout: int, quick: bool, paths=None) -> tuple:
     for chunk in chunks:
         chunk_paths = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob(chunk)) if "*" in chunk else [chunk]
         code, last, _, secs = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *chunk_paths],
-                                  timeout, env={"NPGAN_BACKEND": "cupy"})
+                                  timeout, env={"NPGAN_BACKEND": GPU})
         ok &= code == 0
         rows.append(f"| {chunk} | {last} | {secs:.0f} |")
         print(f"gpu_check: {chunk}: {last} ({secs:.0f} s)", flush=True)
@@ -100,7 +101,7 @@ def check_same_run(steps: int, out: Path) -> tuple:
     return ok, rows
 
 
-def check_benchmark(quick: bool, out: Path, backend: str = "cupy", models=None) -> tuple:
+def check_benchmark(quick: bool, out: Path, backend: str = GPU, models=None) -> tuple:
     """iteration.py and layers.py on ``backend`` (another than CuPy only to test these commands)."""
     batches = ["64"] if quick else ["64", "256", "1024"]
     code, last, stdout, _ = run([sys.executable, "benchmarks/iteration.py", "--backends", backend,
@@ -116,7 +117,7 @@ def check_benchmark(quick: bool, out: Path, backend: str = "cupy", models=None) 
     return code == 0, rows
 
 
-def check_profile(quick: bool, backend: str = "cupy") -> tuple:
+def check_profile(quick: bool, backend: str = GPU) -> tuple:
     code, last, stdout, _ = run([sys.executable, "benchmarks/profile_step.py", "--backend", backend,
                                  "--model", "dcgan28", "--batch", "64" if quick else "256"], timeout=600)
     return code == 0, ["```text", *(stdout.strip().splitlines() or [last]), "```"]
@@ -149,8 +150,8 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     run_check = {"tests": lambda: check_tests(args.chunk_timeout, args.quick, args.tests),
                  "run": lambda: check_same_run(1000 if args.quick else args.steps, out),
-                 "benchmark": lambda: check_benchmark(args.quick, out),
-                 "profile": lambda: check_profile(args.quick)}
+                 "benchmark": lambda: check_benchmark(args.quick, out, GPU),
+                 "profile": lambda: check_profile(args.quick, GPU)}
     results = []
     for name in (c for c in CHECKS if c in args.only):
         ok, rows = run_check[name]()

@@ -34,6 +34,7 @@ Columns:
 """
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -240,11 +241,13 @@ def main(argv=None):
                     else:
                         ours = time_fn(step, B.synchronize, args.repeat, warmup=2)
                 mem = gpu_pool_mb(step) if on_gpu else peak_mb(step)
-                extra = ""
-                if not on_gpu and not reference:
-                    cpu_ms[(name, batch)] = ours * 1e3
+                extra, speedup = "", None
+                if not on_gpu:
+                    if not reference:  # this run's CPU rows are the reference
+                        cpu_ms[(name, batch)] = ours * 1e3
                 elif (name, batch) in cpu_ms:
-                    extra = f"  x{cpu_ms[(name, batch)] / (ours * 1e3):.1f} vs {ref_label or 'numpy above'}"
+                    speedup = cpu_ms[(name, batch)] / (ours * 1e3)
+                    extra = f"  x{speedup:.1f} vs {ref_label or 'numpy above'}"
                 tms = f"{ref * 1e3:10.2f}" if ref else f"{'-':>10}"
                 ratio = f"{ours / ref:12.2f}" if ref else f"{'-':>12}"
                 print(f"{name:<9}{batch:>6}{backend_name:>8}{ours * 1e3:10.2f}{batch / ours:11.0f}"
@@ -252,7 +255,8 @@ def main(argv=None):
                       flush=True)
                 rows.append({"model": name, "batch": batch, "backend": backend_name, "ms": round(ours * 1e3, 3),
                              "torch_ms": round(ref * 1e3, 3) if ref else None, "peak_mb": round(mem, 1),
-                             "gflops": round(flops / ours / 1e9, 1), "load": round(load.other_load, 4)})
+                             "gflops": round(flops / ours / 1e9, 1), "speedup_over_cpu": speedup,
+                             "load": None if math.isnan(load.other_load) else round(load.other_load, 4)})
                 if args.json:  # after every row, so that a run cut short keeps what it measured
                     write_json(args.json, header, rows)
             B.set_backend("numpy")

@@ -38,6 +38,11 @@ def test_iteration_benchmark_runs_on_toy2d_and_its_json_is_a_cpu_reference(tmp_p
     assert set(reference) == {("toy2d", 32), ("toy2d", 64)}
     assert abs(reference[("toy2d", 64)] - float(rows[1][3])) <= 0.0051  # the printed ms (2 decimals)
     assert label.startswith(f"{os.cpu_count()}-core CPU, 1 thr, ")
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "iteration.py"), "--models", "toy2d",
+                          "--batches", "32", "--repeat", "2", "--threads", "1", "--backends", "numpy", "--no-torch",
+                          "--cpu-reference", str(tmp_path / "cpu.json")], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert " vs " not in out.stdout  # speed-ups only on GPU rows
 
 
 def test_profile_step_times_every_layer_and_optimiser_step_once_per_call():
@@ -142,3 +147,48 @@ def test_contention_benchmark_times_quiet_and_busy():
     rows = [line.split() for line in out.stdout.splitlines() if line.startswith("ring8")]
     assert [r[1] for r in rows] == ["npgan", "one"] and rows[1][2] == "1/1"
     assert all(float(r[3]) > 0 and float(r[4]) > 0 for r in rows)
+
+
+def test_gpu_check_writes_each_check_as_it_ends_and_gathers_them(tmp_path, monkeypatch):
+    # the whole script with the NumPy backend standing in for the GPU's
+    gpu_check = _bench_module("gpu_check")
+    from npgan import backend as B
+    monkeypatch.setattr(gpu_check, "GPU", "numpy")
+    monkeypatch.setattr(B, "cupy_unavailable_reason", lambda: None)
+    monkeypatch.setattr(gpu_check, "device_lines", lambda: ["- a device"])
+    out = tmp_path / "gpu"
+    assert gpu_check.main(["--out", str(out), "--only", "profile", "--quick"]) == 0
+    assert gpu_check.main(["--out", str(out), "--only", "tests", "--tests", "tests/test_idx.py"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["gpu_check.md", "profile.md", "tests.md"]
+    report = (out / "gpu_check.md").read_text()
+    assert report.startswith("# npgan on a GPU\n\n- a device\n")
+    # both calls' sections, once each, in the checks' order
+    headings = [line for line in report.splitlines() if line.startswith("## ")]
+    assert headings == [f"## {gpu_check.CHECKS['tests']}: passed", f"## {gpu_check.CHECKS['profile']}: passed"]
+    assert "| tests/test_idx.py | " in report and "whole iteration" in report
+
+
+def test_profile_clocks_read_cuda_events_after_the_step():
+    # CuPy's event API, imitated: the device clock is read only after collect()
+    import time as _time
+    profile_step = _bench_module("profile_step")
+
+    class Event:
+        def record(self):
+            self.t = _time.perf_counter()
+
+    fake_cupy = type("cupy", (), {"cuda": type("cuda", (), {
+        "Event": Event, "get_elapsed_time": staticmethod(lambda s, e: (e.t - s.t) * 1e3)})})
+
+    class Work:
+        def run(self):
+            _time.sleep(0.002)
+
+    clocks, work = profile_step.Clocks(fake_cupy), Work()
+    clocks.wrap(work, "run", ("W", 0, "Work", "run"))
+    work.run()
+    work.run()
+    key = ("W", 0, "Work", "run")
+    assert clocks.calls[key] == 2 and clocks.host[key] >= 0.004 and clocks.device[key] == 0
+    clocks.collect()
+    assert 0.004 <= clocks.device[key] and clocks._events == []
