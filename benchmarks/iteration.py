@@ -108,16 +108,21 @@ def forward_flops(model, input_shape):
     return flops
 
 
-def npgan_iteration(name, batch, backend_name):
+def npgan_trainer(name, batch, backend_name):
+    """(GANTrainer with Adam, a real batch) of model ``name`` on ``backend_name``, seeded."""
     from npgan import backend as B
     from npgan.gan import GANTrainer
     B.set_backend(backend_name)
     B.seed(0)
     latent, shape = MODELS[name]
     G, D = npgan_models(name)
-    gan = GANTrainer(G, D, latent, lr=2e-4)
-    real = B.normal((batch,) + shape)
-    flops = 4 * forward_flops(G, (batch, latent)) + 8 * forward_flops(D, (batch,) + shape)
+    return GANTrainer(G, D, latent, lr=2e-4), B.normal((batch,) + shape)
+
+
+def npgan_iteration(name, batch, backend_name):
+    gan, real = npgan_trainer(name, batch, backend_name)
+    latent, shape = MODELS[name]
+    flops = 4 * forward_flops(gan.generator, (batch, latent)) + 8 * forward_flops(gan.discriminator, (batch,) + shape)
     return (lambda: gan.train_step(real)), flops
 
 
