@@ -43,6 +43,16 @@ def set_torch_tf32(torch, on: bool) -> None:
         torch.backends.cudnn.allow_tf32 = on
 
 
+def torch_device(torch, backend: str):
+    """(device, synchronise) on which PyTorch runs beside npgan's ``backend``: the CPU beside
+    NumPy, the CUDA device beside CuPy; None where PyTorch is absent or has no CUDA."""
+    if torch is None:
+        return None
+    if backend != "cupy":
+        return "cpu", lambda: None
+    return ("cuda", torch.cuda.synchronize) if torch.cuda.is_available() else None
+
+
 def tf32_line(torch) -> str:
     """Whether TF32 is on in each side's float32 products, for a GPU table's header."""
     line = f"TF32: CuPy {'on' if os.environ.get('CUPY_TF32') == '1' else 'off'} (CUPY_TF32)"

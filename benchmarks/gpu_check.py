@@ -101,8 +101,8 @@ def check_same_run(steps: int, out: Path) -> tuple:
     return ok, rows
 
 
-def check_benchmark(quick: bool, out: Path, backend: str = GPU, models=None) -> tuple:
-    """iteration.py and layers.py on ``backend`` (another than CuPy only to test these commands)."""
+def check_benchmark(quick: bool, out: Path, backend: str, models=None) -> tuple:
+    """iteration.py and layers.py on ``backend`` (``GPU``; NumPy only to test these commands)."""
     batches = ["64"] if quick else ["64", "256", "1024"]
     code, last, stdout, _ = run([sys.executable, "benchmarks/iteration.py", "--backends", backend,
                                  "--batches", *batches, *(["--models", *models] if models else []),
@@ -117,7 +117,7 @@ def check_benchmark(quick: bool, out: Path, backend: str = GPU, models=None) -> 
     return code == 0, rows
 
 
-def check_profile(quick: bool, backend: str = GPU) -> tuple:
+def check_profile(quick: bool, backend: str) -> tuple:
     code, last, stdout, _ = run([sys.executable, "benchmarks/profile_step.py", "--backend", backend,
                                  "--model", "dcgan28", "--batch", "64" if quick else "256"], timeout=600)
     return code == 0, ["```text", *(stdout.strip().splitlines() or [last]), "```"]

@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import LoadMeter, gpu_info, machine_line, prepare_process, set_torch_tf32, tf32_line, time_ab, time_fn  # noqa: E402
+from common import LoadMeter, gpu_info, machine_line, prepare_process, set_torch_tf32, tf32_line, time_ab, time_fn, torch_device  # noqa: E402
 
 MODELS = {
     # name: (latent size, shape of one data sample)
@@ -217,14 +217,13 @@ def main(argv=None):
             pass
     backends = args.backends or B.available_backends()
     reference, ref_label = load_reference(args.cpu_reference) if args.cpu_reference else ({}, "")
-    torch_cuda = torch is not None and "cupy" in backends and torch.cuda.is_available()
     header = {"command": " ".join(["python benchmarks/iteration.py", *(sys.argv[1:] if argv is None else argv)]),
               "machine": machine_line(), "cores": os.cpu_count(), "threads": args.threads,
               "date": time.strftime("%Y-%m-%d"), "numpy": numpy.__version__,
               "dtype": "float32", "allocator": allocator,
               "torch": torch.__version__ if torch else None}
     if "cupy" in backends:
-        header.update(gpu_info(), tf32=tf32_line(torch if torch_cuda else None))
+        header.update(gpu_info(), tf32=tf32_line(torch if torch_device(torch, "cupy") else None))
     print(f"# {header['machine']}; {args.threads} thread(s); float32; {header['date']}; "
           f"torch {torch.__version__ if torch else 'not used' if args.no_torch else 'not installed'}; {allocator}"
           + (f"; {header['gpu']}; {header['tf32']}" if "tf32" in header else ""))
@@ -235,12 +234,11 @@ def main(argv=None):
         for batch in args.batches:
             for backend_name in backends:
                 step, flops = npgan_iteration(name, batch, backend_name)
-                on_gpu = backend_name == "cupy"
+                on_gpu, side = backend_name == "cupy", torch_device(torch, backend_name)
                 with LoadMeter() as load:  # PyTorch on the same device, A/B in alternating blocks
                     ref = None
-                    if torch is not None and (torch_cuda or not on_gpu):
-                        device = "cuda" if on_gpu else "cpu"
-                        tsync = torch.cuda.synchronize if on_gpu else (lambda: None)
+                    if side is not None:
+                        device, tsync = side
                         ours, ref = time_ab(step, torch_iteration(name, batch, torch, device), B.synchronize,
                                             tsync, repeat=args.repeat, warmup=2)
                     else:

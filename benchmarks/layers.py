@@ -27,6 +27,7 @@ from common import (  # noqa: E402
     tf32_line,
     time_ab,
     time_fn,
+    torch_device,
 )
 
 LAYERS = [  # name, kind, (in, out), input H=W
@@ -50,11 +51,11 @@ def main(argv=None):
         set_torch_tf32(torch, args.tf32)
     except ImportError:
         torch = None
-    on_gpu = args.backend == "cupy"
-    if on_gpu and torch is not None and not torch.cuda.is_available():
-        torch = None  # PyTorch without CUDA: npgan's GPU times alone
-    device = "cuda" if on_gpu else "cpu"
-    tsync = torch.cuda.synchronize if on_gpu and torch is not None else (lambda: None)
+    on_gpu, side = args.backend == "cupy", torch_device(torch, args.backend)
+    if side is None:
+        torch = None  # PyTorch absent, or without CUDA beside CuPy: npgan's times alone
+    else:
+        device, tsync = side
 
     print(f"# {machine_line()}; backend {args.backend}; {args.threads} thread(s); batch {args.batch}; float32; "
           f"{time.strftime('%Y-%m-%d')}; {allocator}"

@@ -192,3 +192,18 @@ def test_profile_clocks_read_cuda_events_after_the_step():
     assert clocks.calls[key] == 2 and clocks.host[key] >= 0.004 and clocks.device[key] == 0
     clocks.collect()
     assert 0.004 <= clocks.device[key] and clocks._events == []
+
+
+def test_pytorch_runs_on_the_device_of_npgans_backend():
+    torch_device = _bench_module("common").torch_device
+
+    def fake_torch(cuda: bool):
+        return type("torch", (), {"cuda": type("cuda", (), {"is_available": staticmethod(lambda: cuda),
+                                                            "synchronize": staticmethod(lambda: "synced")})})
+
+    assert torch_device(None, "numpy") is None and torch_device(None, "cupy") is None
+    device, sync = torch_device(fake_torch(True), "numpy")
+    assert device == "cpu" and sync() is None
+    device, sync = torch_device(fake_torch(True), "cupy")
+    assert device == "cuda" and sync() == "synced"
+    assert torch_device(fake_torch(False), "cupy") is None  # a CPU-only PyTorch is not timed beside CuPy
