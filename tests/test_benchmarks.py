@@ -3,8 +3,9 @@
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,14 +18,28 @@ def _bench_module(name):
         sys.path.remove(str(ROOT / "benchmarks"))
 
 
-def test_time_ab_alternates_blocks_and_returns_each_median():
-    time_ab = _bench_module("common").time_ab
-    calls = []
-    ta, tb = time_ab(lambda: (calls.append("a"), time.sleep(0.004)),
-                     lambda: (calls.append("b"), time.sleep(0.001)), repeat=4, warmup=1, rounds=2)
+class FakeClock:
+    """A clock that moves only when a timed call says so: timing tests that no machine's load can fail."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        return self.now
+
+    def spend(self, seconds):
+        self.now += seconds
+
+
+def test_time_ab_alternates_blocks_and_returns_each_median(monkeypatch):
+    common = _bench_module("common")
+    clock, calls = FakeClock(), []
+    monkeypatch.setattr(common.time, "perf_counter", clock.perf_counter)
+    ta, tb = common.time_ab(lambda: (calls.append("a"), clock.spend(0.004)),
+                            lambda: (calls.append("b"), clock.spend(0.001)), repeat=4, warmup=1, rounds=2)
     # warm-up pair, then per round: one untimed call and 2 timed ones of each
     assert calls == ["a", "b"] + (["a"] * 3 + ["b"] * 3) * 2
-    assert ta > tb >= 0.001
+    assert (ta, tb) == pytest.approx((0.004, 0.001))
 
 
 def test_iteration_benchmark_runs_on_toy2d_and_its_json_is_a_cpu_reference(tmp_path):
@@ -168,30 +183,31 @@ def test_gpu_check_writes_each_check_as_it_ends_and_gathers_them(tmp_path, monke
     assert "| tests/test_idx.py | " in report and "whole iteration" in report
 
 
-def test_profile_clocks_read_cuda_events_after_the_step():
+def test_profile_clocks_read_cuda_events_after_the_step(monkeypatch):
     # CuPy's event API, imitated: the device clock is read only after collect()
-    import time as _time
     profile_step = _bench_module("profile_step")
+    clock = FakeClock()
+    monkeypatch.setattr(profile_step.time, "perf_counter", clock.perf_counter)
 
     class Event:
         def record(self):
-            self.t = _time.perf_counter()
+            self.t = clock.perf_counter()
 
     fake_cupy = type("cupy", (), {"cuda": type("cuda", (), {
         "Event": Event, "get_elapsed_time": staticmethod(lambda s, e: (e.t - s.t) * 1e3)})})
 
     class Work:
         def run(self):
-            _time.sleep(0.002)
+            clock.spend(0.002)
 
     clocks, work = profile_step.Clocks(fake_cupy), Work()
     clocks.wrap(work, "run", ("W", 0, "Work", "run"))
     work.run()
     work.run()
     key = ("W", 0, "Work", "run")
-    assert clocks.calls[key] == 2 and clocks.host[key] >= 0.004 and clocks.device[key] == 0
+    assert clocks.calls[key] == 2 and clocks.host[key] == pytest.approx(0.004) and clocks.device[key] == 0
     clocks.collect()
-    assert 0.004 <= clocks.device[key] and clocks._events == []
+    assert abs(clocks.device[key] - 0.004) < 1e-12 and clocks._events == []
 
 
 def test_pytorch_runs_on_the_device_of_npgans_backend():
