@@ -1,4 +1,5 @@
-"""Command line: ``npgan train | sample | evaluate | train-classifier`` (also ``python -m npgan``).
+"""Command line: ``npgan train | sample | evaluate | interpolate | plot | train-classifier``
+(also ``python -m npgan``).
 
 Bad input (an unknown data set, a negative step count, an unreadable
 checkpoint, a backend that is not available) ends with one line on stderr,
@@ -14,6 +15,9 @@ import sys
 
 from . import backend as B
 from .data import is_image
+from .gan.config import MIN_EVAL_SAMPLES
+from .gan.rundir import CHECKPOINT, METRICS
+from .io import check_writable
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,98 +46,66 @@ def _sample_count(text):
 
 
 def _add_train_options(t) -> None:
-    """``npgan train``'s options: choices and defaults come from the library's registries."""
-    from .data import names
-    from .gan.base import NOISE, TRAINERS
-    from .gan.config import describe_default as d
-    from .gan.losses import GAN_LOSSES
-    from .gan.models import D_NORMS
-    from .training import LR_DECAYS
-    t.add_argument("--data", choices=names(), help=f"data set (default {d('data')})")
+    """``npgan train``'s options: the run's own, then one flag per declared config option
+    (``npgan.gan.config.OPTIONS``: its help, choices and defaults; its checks run in make_config)."""
+    from .gan.config import OPTIONS, describe_default
     t.add_argument("--out", help="run directory (checkpoint, metrics.jsonl, PNGs)")
     t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its checkpoint "
-                                                   "(--steps and --log-every may change; nothing else)")
+                                                   "(--steps, --log-every and --data-dir may change; nothing else)")
     t.add_argument("--overwrite", action="store_true",
                    help="start afresh in an --out folder that holds a run (its old outputs are removed)")
-    t.add_argument("--trainer", choices=list(TRAINERS), help=f"default {d('trainer')}")
-    t.add_argument("--steps", type=_positive_int, help=f"total training steps (default {d('steps')})")
-    t.add_argument("--seed", type=int, help=f"seed of every random draw (default {d('seed')})")
-    t.add_argument("--loss", choices=list(GAN_LOSSES), help=f"GAN loss (default {d('loss')})")
-    t.add_argument("--d-steps", type=_positive_int,
-                   help=f"discriminator steps per generator step, k (default {d('d_steps')})")
-    t.add_argument("--pack", type=_positive_int, help=f"PacGAN packing degree m (default {d('pack')})")
-    t.add_argument("--label-smoothing", type=float,
-                   help=f"one-sided: real targets 1 - s (default {d('label_smoothing')})")
-    t.add_argument("--gp", type=float, metavar="LAMBDA",
-                   help=f"WGAN-GP: lambda * (||grad D|| - 1)^2 on interpolates (default {d('gp')})")
-    t.add_argument("--r1", type=float, metavar="GAMMA",
-                   help=f"R1: gamma/2 * ||grad D||^2 on real samples (default {d('r1')})")
-    t.add_argument("--d-norm", choices=list(D_NORMS),
-                   help="dcgan critic's normaliser; auto: layer under a penalty, else batch")
-    t.add_argument("--bandwidths", type=float, nargs="+", metavar="S",
-                   help=f"mmd trainer: Gaussian kernel bandwidths (default {d('bandwidths')})")
-    t.add_argument("--noise", choices=list(NOISE), help=f"noise prior p_z (default {d('noise')})")
-    t.add_argument("--batch-size", type=_positive_int, help=f"minibatch size (default {d('batch_size')})")
-    t.add_argument("--lr", type=float, help=f"Adam's learning rate (default {d('lr')})")
-    t.add_argument("--betas", type=float, nargs=2, metavar=("B1", "B2"),
-                   help=f"Adam's betas (default {d('betas')})")
-    t.add_argument("--lr-decay", choices=list(LR_DECAYS),
-                   help=f"learning-rate schedule: linear decays to 0 at the last step (default {d('lr_decay')})")
-    _add_network_options(t)
-
-
-def _add_network_options(t) -> None:
-    """``npgan train``'s options for the networks and the data files."""
-    from .gan.config import describe_default as d
-    from .gan.models import MODELS
-    t.add_argument("--conditional", action="store_const", const=True, default=None,
-                   help="class-conditional GAN: labels (a mixture's modes, an image set's classes) enter G and D")
-    t.add_argument("--model", choices=list(MODELS),
-                   help=f"network family, dcgan for 28x28 images (default {d('model')})")
-    t.add_argument("--latent-dim", type=_positive_int, help=f"size of z (default {d('latent_dim')})")
-    t.add_argument("--hidden", type=_positive_int, help=f"mlp width (default {d('hidden')})")
-    t.add_argument("--depth", type=_positive_int, help=f"mlp hidden layers (default {d('depth')})")
-    t.add_argument("--g-batchnorm", action="store_const", const=True, default=None,
-                   help="mlp generator: BatchNorm after each hidden Dense layer")
-    t.add_argument("--width", type=_positive_int, help=f"dcgan base channel count (default {d('width')})")
-    t.add_argument("--data-dir", help="image sets: folder with the IDX files "
-                                      "(default: $NPGAN_FASHION_MNIST or the Debian package's)")
-    t.add_argument("--classifier", help="image sets: classifier file for the Frechet distance "
-                                        "(default: the one npgan train-classifier writes)")
-    t.add_argument("--log-every", type=_positive_int,
-                   help=f"steps between logged metrics and checkpoints (default {d('log_every')})")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    for o in OPTIONS:
+        if o.flag is not None:
+            default = "" if o.flag.get("action") else f" (default {describe_default(o.name)})"
+            t.add_argument("--" + o.name.replace("_", "-"), **o.flag, help=o.help + default)
+
+
+def _seed(text):
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if not 0 <= v < 2 ** 63:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2^63 - 1, got {text!r}")
+    return v
 
 
 def _add_other_commands(sub, common) -> None:
-    s = sub.add_parser("sample", parents=[common], help="draw samples from a checkpoint into a .npy or .png file")
-    s.add_argument("checkpoint", help="a run directory or the checkpoint.npz that npgan train wrote")
+    run = argparse.ArgumentParser(add_help=False)  # what every command on a finished run takes
+    run.add_argument("checkpoint", help="a run directory or the checkpoint.npz that npgan train wrote")
+    run.add_argument("--data-dir", help="image runs: the folder their IDX files have moved to "
+                                        "(checked against the run's data fingerprint)")
+    s = sub.add_parser("sample", parents=[common, run], help="draw samples from a checkpoint into a .npy or .png file")
     s.add_argument("-n", type=_sample_count, default=2500, help="number of samples (default 2500)")
     s.add_argument("-o", "--output", required=True,
                    help="FILE.npy for the arrays, or FILE.png for an image grid (image models)")
-    s.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+    s.add_argument("--seed", type=_seed, default=0, help="seed of the noise (default 0)")
     s.add_argument("--label", type=int, default=None,
                    help="conditional runs: draw this class only (default: every class in turn)")
 
-    e = sub.add_parser("evaluate", parents=[common], help="print a checkpoint's sample metrics as JSON",
+    e = sub.add_parser("evaluate", parents=[common, run], help="print a checkpoint's sample metrics as JSON",
                        description="Draws n samples from the generator with --seed and measures them as "
                                    "training does. The training log measured samples drawn from the run's "
                                    "own random state at each logging step, so a fresh draw of the same size "
                                    "differs from its last line by sampling noise; the real-image FD floor "
                                    "is the same. MMD^2, whose cost grows with the square of the sample "
                                    "size, uses at most the run's eval_mmd samples (1000 by default).")
-    e.add_argument("checkpoint", help="a run directory or the checkpoint.npz that npgan train wrote")
     e.add_argument("-n", type=_sample_count, default=None,
-                   help="number of samples (default: the run's eval_samples, as in its training log)")
-    e.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+                   help=f"number of samples, at least {MIN_EVAL_SAMPLES} (default: the run's eval_samples, "
+                        f"as in its training log)")
+    e.add_argument("--seed", type=_seed, default=0, help="seed of the noise (default 0)")
 
-    w = sub.add_parser("interpolate", parents=[common],
+    w = sub.add_parser("interpolate", parents=[common, run],
                        help="walk the latent space between random pairs of z (linear and spherical paths)")
-    w.add_argument("checkpoint", help="a run directory or the checkpoint.npz that npgan train wrote")
     w.add_argument("-o", "--output", required=True, help="a .png file")
     w.add_argument("--pairs", type=_positive_int, default=6, help="pairs of z (default 6, at most 100)")
     w.add_argument("--steps", type=_positive_int, default=10, help="points on each path (default 10, at most 100)")
-    w.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+    w.add_argument("--seed", type=_seed, default=0, help="seed of the noise (default 0)")
+
+    sub.add_parser("plot", parents=[common, run], help="redraw a run's final plots from its checkpoint and log",
+                   description="Draws samples.png, losses.png and, per kind of data, latent_map.png or "
+                               "grids/training.gif again, as the end of npgan train does.")
 
     c = sub.add_parser("train-classifier", parents=[common],
                        help="train the Fashion-MNIST classifier behind the Frechet distance")
@@ -143,7 +115,7 @@ def _add_other_commands(sub, common) -> None:
     c.add_argument("--epochs", type=_positive_int, default=2, help="passes over the data (default 2)")
     c.add_argument("--batch-size", type=_positive_int, default=128, help="minibatch size (default 128)")
     c.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (default 0.001)")
-    c.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    c.add_argument("--seed", type=_seed, default=0, help="seed of every random draw (default 0)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -161,43 +133,15 @@ def _parser():
     return ap
 
 
-MAY_CHANGE_ON_RESUME = ("steps", "log_every")  # what --resume applies; every other option is the run's
-
-
-def _resume_config(args) -> dict:
-    """The checkpoint's config with what may change on resume applied; options that would change
-    the run are refused, by name."""
-    from .gan.base import config_of
-    from .gan.config import DEFAULTS, make_config
-    from .io import load_npz
-    path = os.path.join(args.resume, "checkpoint.npz")
-    state = load_npz(path)
-    cfg = config_of(state, path)
-    if args.out and os.path.abspath(args.out) != os.path.abspath(args.resume):
-        raise ValueError(f"--resume {args.resume} continues the run in that folder; --out names another")
-    changed = sorted(k for k in DEFAULTS if k not in MAY_CHANGE_ON_RESUME and getattr(args, k, None) is not None
-                     and getattr(args, k) != cfg.get(k))
-    if changed:
-        flags = ", ".join("--" + k.replace("_", "-") for k in changed)
-        raise ValueError(f"--resume continues the run as it was configured; {flags} would change it "
-                         f"(start a new run with --out instead); only --steps and --log-every may change")
-    if "step" not in state:
-        raise KeyError(f"{path}: not a training checkpoint (missing key 'step')")
-    done = int(state["step"])
-    if args.steps is not None and args.steps <= done:
-        raise ValueError(f"the run in {args.resume} is already at step {done}; --steps must be larger "
-                         f"to continue it")
-    if args.steps is None and done >= cfg.get("steps", 0):
-        raise ValueError(f"the run in {args.resume} is complete ({done} steps); --steps N continues it to N")
-    cfg.update({k: getattr(args, k) for k in MAY_CHANGE_ON_RESUME if getattr(args, k) is not None})
-    return make_config(**cfg)
-
-
 def _train(args):
     from .gan.config import DEFAULTS, make_config
-    from .gan.runner import train
+    from .gan.runner import resume_config, train
     if args.resume:
-        out, cfg = args.resume, _resume_config(args)
+        if args.out and os.path.abspath(args.out) != os.path.abspath(args.resume):
+            raise ValueError(f"--resume {args.resume} continues the run in that folder; --out names another")
+        if args.overwrite:
+            raise ValueError("--resume continues a run and --overwrite starts one afresh: choose one")
+        out, cfg = args.resume, resume_config(args.resume, {k: getattr(args, k) for k in DEFAULTS if hasattr(args, k)})
     else:
         if not args.out:
             raise ValueError("train needs --out DIR (or --resume DIR)")
@@ -209,21 +153,17 @@ def _train(args):
     extra = f", {out}/grids/" if is_image(cfg["data"]) else ""
     if os.path.exists(f"{out}/latent_map.png"):
         extra += f", {out}/latent_map.png"
-    print(f"wrote {out}/checkpoint.npz, {out}/metrics.jsonl, {out}/samples.png, {out}/losses.png{extra}")
-
-
-def _checkpoint(path) -> str:
-    """A checkpoint file, or the checkpoint.npz in a run directory."""
-    return os.path.join(path, "checkpoint.npz") if os.path.isdir(path) else path
+    print(f"wrote {out}/{CHECKPOINT}, {out}/{METRICS}, {out}/samples.png, {out}/losses.png{extra}")
 
 
 def _sample(args):
-    from .gan.runner import from_checkpoint
+    from .gan.runner import open_run
     from .io import save_npy
     kind = os.path.splitext(args.output)[1].lower()
     if kind not in (".npy", ".png"):
         raise ValueError(f"-o {args.output}: expected a .npy file (the arrays) or a .png file (an image grid)")
-    trainer, _, _ = from_checkpoint(_checkpoint(args.checkpoint))
+    check_writable(args.output)
+    trainer, _, _, _, _ = open_run(args.checkpoint, args.data_dir)
     labels = None
     if args.label is not None:
         if not 0 <= args.label < trainer.num_classes:
@@ -231,12 +171,14 @@ def _sample(args):
                              + (f"classes 0..{trainer.num_classes - 1}" if trainer.num_classes else "no classes "
                                 "(train with --conditional)"))
         labels = B.host.full(args.n, args.label)
+    if kind == ".png":
+        from .evaluation.plot import plot_image_grid, pyplot
+        pyplot()  # before drawing: a missing matplotlib is said first
+        if trainer.sample(1).ndim != 4:
+            raise ValueError("a .png grid needs image samples; this run draws points (use a .npy file)")
     B.seed(args.seed)
     x = trainer.sample(args.n, labels=labels)
     if kind == ".png":
-        if x.ndim != 4:
-            raise ValueError(f"a .png grid needs image samples; this checkpoint draws shape {tuple(x.shape)}")
-        from .evaluation.plot import plot_image_grid
         plot_image_grid(x, args.output, title=f"{args.checkpoint}, step {trainer.step}")
     else:
         save_npy(args.output, B.to_numpy(x))
@@ -244,14 +186,15 @@ def _sample(args):
 
 
 def _interpolate(args):
-    from .evaluation.plot import plot_walks
-    from .gan.runner import from_checkpoint
+    from .evaluation.plot import plot_walks, pyplot
+    from .gan.runner import open_run
     if not args.output.lower().endswith(".png"):
         raise ValueError(f"-o {args.output}: expected a .png file")
     if args.steps < 2 or args.steps > 100 or args.pairs > 100:
         raise ValueError("--steps must be from 2 (the two ends of each path) to 100, and --pairs at most 100")
-    path = _checkpoint(args.checkpoint)
-    trainer, ds, cfg = from_checkpoint(path)
+    check_writable(args.output)
+    pyplot()
+    trainer, ds, cfg, _, _ = open_run(args.checkpoint, args.data_dir)
     B.seed(args.seed)
     plot_walks(trainer, ds, args.output, args.pairs, args.steps,
                title=f"{cfg['data']}, step {trainer.step}: linear and spherical paths between z pairs")
@@ -260,23 +203,43 @@ def _interpolate(args):
 
 def _evaluate(args):
     from .evaluation.evaluators import make_evaluator
-    from .gan.runner import from_checkpoint
-    path = _checkpoint(args.checkpoint)
-    trainer, ds, cfg = from_checkpoint(path)
+    from .gan.rundir import encode
+    from .gan.runner import open_run
+    if args.n is not None and args.n < MIN_EVAL_SAMPLES:
+        raise ValueError(f"-n {args.n}: evaluate needs at least {MIN_EVAL_SAMPLES} samples; fewer leave the "
+                         f"metrics to chance")
+    trainer, ds, cfg, rd, _ = open_run(args.checkpoint, args.data_dir)
     n = args.n or cfg["eval_samples"]
     evaluator = make_evaluator(cfg, ds, out_dir=None, log=lambda note: None)  # the training log's measures
     B.seed(args.seed)
     result = evaluator.measure(trainer, n)
-    print(json.dumps({"checkpoint": path, "step": trainer.step, "samples": n, "seed": args.seed, **result}))
+    # strict JSON: a non-finite metric is an error, never NaN in the output
+    print(encode({"checkpoint": rd.checkpoint, "step": trainer.step, "samples": n, "seed": args.seed,
+                  **result}), end="")
+
+
+def _plot(args):
+    from .evaluation.evaluators import make_evaluator
+    from .evaluation.plot import pyplot
+    from .gan.runner import draw_final_plots, open_run
+    pyplot()
+    trainer, ds, cfg, rd, records = open_run(args.checkpoint, args.data_dir)
+    if not records:
+        raise ValueError(f"{rd.metrics} holds no logged step: there is nothing to plot yet")
+    evaluator = make_evaluator(cfg, ds, rd.path, log=lambda note: None)
+    paths = draw_final_plots(cfg, trainer, evaluator, rd, records)
+    print("wrote " + ", ".join(paths))
 
 
 def _train_classifier(args):
     from .data import fashion_mnist
     from .evaluation import classifier
+    path = args.out or classifier.default_path()
+    classifier.check_output(path)  # before two epochs of training, not after
     train_data, test_data = fashion_mnist("train", args.data_dir), fashion_mnist("test", args.data_dir)
     clf = classifier.train(train_data, test_data, epochs=args.epochs, batch_size=args.batch_size,
                            lr=args.lr, seed=args.seed, progress=not args.no_progress)
-    path = clf.save(args.out or classifier.default_path())
+    path = clf.save(path)
     print(json.dumps(clf.info))
     print(f"wrote {path}")
 
@@ -306,7 +269,7 @@ def main(argv=None) -> int:
         if args.backend:
             B.set_backend(args.backend)
         {"train": _train, "sample": _sample, "evaluate": _evaluate, "interpolate": _interpolate,
-         "train-classifier": _train_classifier}[args.command](args)
+         "plot": _plot, "train-classifier": _train_classifier}[args.command](args)
     except (KeyboardInterrupt, RunInterrupted) as exc:
         return _interrupted(exc)
     except TrainingDiverged as exc:

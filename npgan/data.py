@@ -21,6 +21,7 @@ Every set draws samples as arrays of the current backend and dtype, shaped
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from dataclasses import dataclass
@@ -62,6 +63,11 @@ class MixtureData:
         centres = B.asarray(self.modes()[which])
         return centres + B.normal((n, self.dim), 0.0, self.std), which
 
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the definition (name, means, std): what a run trained on this set saw."""
+        return _digest(repr((self.name, self.means, self.std)).encode())
+
     def density(self, x):
         """p_data(x) for 1-D sets, evaluated on a host array of points."""
         if self.dim != 1:
@@ -77,6 +83,13 @@ class MixtureData:
         from statistics import NormalDist
         nd = NormalDist(self.means[0][0], self.std)
         return B.host.vectorize(nd.inv_cdf)(B.host.clip(B.host.asarray(u, dtype=float), 1e-12, 1 - 1e-12))
+
+
+def _digest(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part)
+    return h.hexdigest()[:16]
 
 
 def _ring(k=8, radius=1.0):
@@ -157,6 +170,15 @@ class ImageData:
     def num_classes(self) -> int:
         return len(self.classes) or int(self.labels.max()) + 1
 
+    @property
+    def fingerprint(self) -> str:
+        """A hash of every pixel and label (computed once): a run's checkpoint records it, so a
+        run is never continued or evaluated on other images than it was trained on."""
+        if getattr(self, "_fingerprint", None) is None:
+            self._fingerprint = _digest(repr((self.name, self.images.shape)).encode(),
+                                        self.images.tobytes(), self.labels.tobytes())
+        return self._fingerprint
+
     def sample(self, n: int):
         """n images drawn uniformly with replacement (from npgan's seeded generator)."""
         return self.sample_labeled(n)[0]
@@ -165,6 +187,13 @@ class ImageData:
         """(n images, their host integer labels (n,)), drawn uniformly with replacement."""
         index = B.integers(0, len(self), n)
         return self.batch(index), self.labels[index].astype(B.host.int64)
+
+
+def image_dir(directory=None) -> str:
+    """Where an image set's files are looked up, as an absolute path: ``directory``, else
+    ``$NPGAN_FASHION_MNIST``, else the Debian package's folder. A run records it when it starts,
+    so resuming, sampling or evaluating it reads the same files from any working directory."""
+    return os.path.abspath(directory or os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DIR)
 
 
 def fashion_mnist(split: str = "train", directory=None) -> ImageData:
@@ -177,7 +206,7 @@ def fashion_mnist(split: str = "train", directory=None) -> ImageData:
     from .idx import read_idx
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    directory = directory or os.environ.get(FASHION_MNIST_ENV) or FASHION_MNIST_DIR
+    directory = image_dir(directory)
     prefix = "train" if split == "train" else "t10k"
     found = {}
     for kind, stem in (("images", f"{prefix}-images-idx3-ubyte"), ("labels", f"{prefix}-labels-idx1-ubyte")):
@@ -189,10 +218,23 @@ def fashion_mnist(split: str = "train", directory=None) -> ImageData:
                 f"install the Debian package: apt-get install dataset-fashion-mnist, or point "
                 f"${FASHION_MNIST_ENV} / --data-dir at a folder holding the IDX files")
         found[kind] = read_idx(path)
+        _check_idx(found[kind], path, kind)
     if len(found["images"]) != len(found["labels"]):
         raise ValueError(f"Fashion-MNIST in {directory}: {len(found['images'])} images but "
                          f"{len(found['labels'])} labels")
     return ImageData("fashion-mnist", found["images"], found["labels"], FASHION_MNIST_CLASSES)
+
+
+def _check_idx(array, path, kind: str) -> None:
+    """Fashion-MNIST's files hold bytes: images (N, 28, 28) in [0, 255], labels (N,) in 0..9. Any
+    other type would be scaled wrongly to [-1, 1] (or give classes that do not exist): refused."""
+    shape = "(N, 28, 28)" if kind == "images" else "(N,)"
+    ok_shape = array.shape[1:] == (28, 28) if kind == "images" else array.ndim == 1
+    if array.dtype != B.host.uint8 or not ok_shape:
+        raise ValueError(f"{path}: expected unsigned bytes shaped {shape} as in Fashion-MNIST, got "
+                         f"{array.dtype} {tuple(array.shape)}")
+    if kind == "labels" and array.size and int(array.max()) >= len(FASHION_MNIST_CLASSES):
+        raise ValueError(f"{path}: label {int(array.max())} is not one of Fashion-MNIST's classes 0..9")
 
 
 IMAGE_DATASETS = {"fashion-mnist": fashion_mnist}  # name -> loader(split, directory)

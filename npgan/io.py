@@ -14,6 +14,9 @@ import zipfile
 
 from .backend import host
 
+# npgan's own temporary files: a writer's clean-up removes these and never a user's ``.tmp-*``
+TEMP_PREFIX = ".npgan-tmp-"
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -31,7 +34,7 @@ def atomic_write(path, mode: str = "wb"):
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=folder)
     try:
         with os.fdopen(fd, mode) as f:
             yield f
@@ -43,6 +46,21 @@ def atomic_write(path, mode: str = "wb"):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def check_writable(path) -> None:
+    """Say now, in one line, if ``path`` cannot be written: a folder, or a folder that cannot be
+    made or written to (before the work whose result it is meant to hold)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a folder; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise OSError(f"cannot create the folder for {path}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write {path}: the folder {folder} is not writable")
 
 
 def save_npz(path, arrays: dict) -> str:

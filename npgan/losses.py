@@ -147,6 +147,22 @@ def _kernel(a, b, bandwidths):
 
 
 DEFAULT_BANDWIDTHS = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+# Outside this range a Gaussian kernel is all 0 or all 1 in float32 for data whose distances are
+# of order 0.01 to 100 (npgan's sets, images in [-1, 1]): no gradient, or a division by s^2 = 0.
+BANDWIDTH_RANGE = (1e-4, 1e4)
+
+
+def check_bandwidths(bandwidths, who: str = "mmd2") -> tuple:
+    """``bandwidths`` as a tuple of floats, or a ``ValueError`` saying what they must be."""
+    lo, hi = BANDWIDTH_RANGE
+    try:
+        values = tuple(float(s) for s in bandwidths)
+    except (TypeError, ValueError):
+        values = ()
+    if not values or not all(lo <= s <= hi for s in values):
+        raise ValueError(f"{who}: bandwidths must be one or more positive numbers from {lo:g} to {hi:g} "
+                         f"(a kernel outside that is 0 or 1 at every distance), got {tuple(bandwidths)}")
+    return values
 
 
 def mmd2(x, y, bandwidths=DEFAULT_BANDWIDTHS):
@@ -172,8 +188,7 @@ def mmd2(x, y, bandwidths=DEFAULT_BANDWIDTHS):
     with r(W) the row sums: (r(W) * x_i - (W @ z)_i). Returns ``(value, grad_x)``
     with grad_x of x's shape. x and y must hold at least 2 samples each.
     """
-    if len(bandwidths) < 1 or not all(0 < float(s) < float("inf") for s in bandwidths):
-        raise ValueError(f"mmd2: bandwidths must be one or more positive numbers, got {tuple(bandwidths)}")
+    bandwidths = check_bandwidths(bandwidths)
     for name, a in (("x", x), ("y", y)):
         B.check_array(a, f"mmd2 ({name})", ndim=2)
         if a.shape[0] < 2:

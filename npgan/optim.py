@@ -9,6 +9,7 @@ little. ``weight_decay`` is L2 regularisation added to the gradient
 from __future__ import annotations
 
 import math
+import numbers
 
 from . import backend as B
 
@@ -20,8 +21,9 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: received an empty parameter list")
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise ValueError(f"{type(self).__name__}: lr must be a positive number, got {lr}")
+        # any real number (a NumPy scalar too), but not a bool or an array
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"{type(self).__name__}: lr must be a positive number, got {lr!r}")
         self.lr = float(lr)
         self.t = 0  # steps taken
 

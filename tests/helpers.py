@@ -1,6 +1,7 @@
 """Helpers shared by the tests."""
 
 from contextlib import contextmanager
+from pathlib import Path
 
 from npgan import backend as B
 from npgan.gradcheck import double_gradcheck, gradcheck
@@ -50,3 +51,19 @@ def synthetic_fashion(folder, n_train=600, n_test=200, seed=0):
         write_idx(folder / f"{split}-images-idx3-ubyte.gz", images)
         write_idx(folder / f"{split}-labels-idx1-ubyte", labels)
     return folder
+
+
+def assert_same_training_state(folder_a, folder_b):
+    """Two runs' checkpoints hold the same training state bit for bit, and the same config and
+    data fingerprints (each run keeps its own id)."""
+    import json
+
+    import numpy as np
+    a, b = np.load(Path(folder_a) / "checkpoint.npz"), np.load(Path(folder_b) / "checkpoint.npz")
+    assert sorted(a.files) == sorted(b.files)
+    for k in a.files:
+        if k == "run":
+            ida, idb = json.loads(str(a[k])), json.loads(str(b[k]))
+            assert (ida["config"], ida["data"]) == (idb["config"], idb["data"]) and ida["id"] != idb["id"]
+        else:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)

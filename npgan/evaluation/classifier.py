@@ -27,7 +27,7 @@ import os
 
 from .. import backend as B
 from .. import nn
-from ..io import load_npz, save_npz
+from ..io import check_writable, load_npz, save_npz
 from ..losses import softmax_cross_entropy
 from ..optim import Adam
 from ..training import fit
@@ -40,6 +40,20 @@ def default_path() -> str:
     """Where ``npgan train-classifier`` writes, and ``npgan train`` looks, by default."""
     home = os.environ.get("NPGAN_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "npgan")
     return os.path.join(home, "fashion-mnist-classifier.npz")
+
+
+def check_output(path) -> None:
+    """Refuse, before training, a path the classifier cannot be written to, or a file there that
+    is not a classifier (a run's checkpoint, say): retraining replaces only a classifier."""
+    check_writable(path)
+    if os.path.exists(path):
+        try:
+            state = load_npz(path)
+        except (OSError, ValueError):
+            state = {}
+        if "meta" not in state or "config" in state:
+            raise FileExistsError(f"{path} exists and is not a classifier file; choose another --out "
+                                  f"(only a classifier is replaced)")
 
 
 def build_network(n_classes: int = 10, in_shape=(1, 28, 28), width: int = 32) -> nn.Sequential:

@@ -95,6 +95,9 @@ class ImageEvaluator:
         self.grid_noise = None  # drawn at the first call, from the seed: the same after --resume
         self.classifier, self._floors = None, {}  # the real-image FD floor per sample size
         path = cfg.get("classifier") or default_path()
+        if cfg.get("classifier") and not os.path.exists(path):  # asked for by name: not skipped quietly
+            raise FileNotFoundError(f"--classifier {path}: no such file (npgan train-classifier --out {path} "
+                                    f"writes one)")
         if os.path.exists(path):
             self.classifier = Classifier.from_file(path)
             if self.classifier.real_stats is None or self.classifier.in_shape != dataset.shape:

@@ -9,15 +9,21 @@ from __future__ import annotations
 import os
 
 from .. import backend as B
-from ..io import atomic_write
+from ..io import TEMP_PREFIX, atomic_write
 
 
 def pyplot():
-    """matplotlib's pyplot on the file-only Agg backend (a clear error without the ``plot`` extra)."""
+    """matplotlib's pyplot on the file-only Agg backend; a ``RuntimeError`` in one line where
+    matplotlib is missing or cannot start (``npgan train`` asks before it trains)."""
     try:
         import matplotlib
-    except ImportError:  # pragma: no cover - depends on the environment
+    except ImportError:
         raise RuntimeError("plots need matplotlib: pip install -e '.[plot]'") from None
+    except ValueError as exc:  # e.g. MPLBACKEND naming no backend: matplotlib refuses to import
+        backend = os.environ.get("MPLBACKEND")
+        hint = f"MPLBACKEND={backend!r} is not a matplotlib backend; unset it (npgan draws to files)" \
+            if backend else "matplotlib cannot start"
+        raise RuntimeError(f"{hint} ({' '.join(str(exc).split())[:120]})") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
@@ -211,7 +217,7 @@ def grid_animation(frames, path, fps: float = 4.0) -> str:
         return (shown,)
 
     anim = animation.FuncAnimation(fig, update, frames=len(images), blit=True)
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".tmp-{os.getpid()}.gif")
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f"{TEMP_PREFIX}{os.getpid()}.gif")
     try:
         anim.save(tmp, writer=animation.PillowWriter(fps=fps))
         os.replace(tmp, path)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 
 from .. import backend as B
-from ..io import load_npz, save_npz
+from ..io import save_npz
+from .rundir import read_checkpoint
 
 NOISE = ("normal", "uniform")
 TRAINERS: dict = {}
@@ -120,32 +121,27 @@ class Trainer:
         B.set_rng_state(json.loads(str(state["rng"])))
 
     def save(self, path, config: dict | None = None) -> str:
-        """Write the training state (and a JSON ``config`` to rebuild it) atomically to ``path``."""
+        """Write the training state (and a JSON ``config`` to rebuild it) atomically to ``path``.
+        A run folder writes its checkpoints with ``RunDir.write_checkpoint`` instead, which
+        adds the run's identity and refuses a non-finite state."""
         state = self.state_dict()
         state["config"] = B.host.asarray(json.dumps(config or {}))
         return save_npz(path, state)
 
     def load(self, path) -> "Trainer":
-        """Restore this trainer from a checkpoint written by ``save``; returns it
-        (``read_config`` reads the checkpoint's config)."""
-        return self.restore(load_npz(path), path)
+        """Restore this trainer from a checkpoint file, checked by ``read_checkpoint``; returns it."""
+        ckpt = read_checkpoint(path)
+        return self.restore(ckpt.state, ckpt.path)
 
     def restore(self, state: dict, source="checkpoint") -> "Trainer":
-        """Restore from an archive already read with ``load_npz``; returns the trainer."""
+        """Restore from an archive already read (``read_checkpoint(path).state``); returns the trainer."""
         for key in ("step", "rng"):
             if key not in state:
                 raise KeyError(f"{source}: not a training checkpoint (missing key {key!r})")
-        self.load_state_dict({k: v for k, v in state.items() if k != "config"})
+        self.load_state_dict({k: v for k, v in state.items() if k not in ("config", "run")})
         return self
 
 
-def config_of(state: dict, source="checkpoint") -> dict:
-    """The JSON config inside a checkpoint archive read with ``load_npz``."""
-    if "config" not in state:
-        raise KeyError(f"{source}: not a training checkpoint (missing key 'config')")
-    return json.loads(str(state["config"]))
-
-
 def read_config(path) -> dict:
-    """The JSON config stored in a checkpoint written by ``Trainer.save``."""
-    return config_of(load_npz(path), path)
+    """The JSON config stored in a checkpoint (checked by ``read_checkpoint``)."""
+    return read_checkpoint(path).config

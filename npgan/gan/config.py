@@ -1,55 +1,131 @@
-"""A training run's config: the defaults, each data set's recipe, and the checks.
+"""A training run's config: every option declared once, each data set's recipe, and the checks.
+
+An option is one ``Option`` in ``OPTIONS``: its name, default, help, command-line form, the
+check its value must pass and, where it is for some runs only, which. From that one
+declaration come ``DEFAULTS``, the checks of ``make_config``, the flags of ``npgan train``
+(``npgan.cli``) and its help text. Which *trainer* reads an option the trainer says itself
+(its ``options``, ``npgan.gan.base``); another trainer refuses it.
 
 ``make_config(**overrides)`` layers, from weakest to strongest: ``DEFAULTS``; the
-chosen trainer's ``defaults`` (its class in ``npgan.gan.base.TRAINERS``); the data set's
-entry in ``RECIPES`` and, under its ``"by_trainer"`` key, the part for that trainer;
-then the caller's overrides (``None`` meaning "not given"). The result is validated
-before anything is built. Why each recipe is what it is, with its measurements:
-CHANGELOG.md and benchmarks/QUALITY.md.
+chosen trainer's ``defaults``; the data set's entry in ``RECIPES`` and, under its
+``"by_trainer"`` key, the part for that trainer; the loss's own defaults; then the
+caller's overrides (``None`` meaning "not given"). The result is checked before anything
+is built, and paths are made absolute, so a run reads the same files from any folder.
+Why each recipe is what it is, with its measurements: CHANGELOG.md and benchmarks/QUALITY.md.
 """
 
 from __future__ import annotations
 
 import math
+import os
+from dataclasses import dataclass, field
 
-from ..data import check_name, is_image
-from ..losses import DEFAULT_BANDWIDTHS
+from ..data import check_name, image_dir, is_image, names
+from ..losses import BANDWIDTH_RANGE, DEFAULT_BANDWIDTHS
 from ..training import LR_DECAYS
 from .base import NOISE, TRAINERS
 from .losses import GAN_LOSSES
 from .models import D_NORMS, MODELS
 
-DEFAULTS = {
-    "data": "ring8",
-    "trainer": "gan",
-    "steps": 12000,
-    "batch_size": 256,
-    "lr": 1e-3,
-    "lr_decay": "linear",   # "linear" (to 0 at the last step) or "none"
-    "betas": [0.5, 0.999],
-    "seed": 0,
-    "loss": "non_saturating",
-    "d_steps": 1,
-    "pack": 1,
-    "bandwidths": list(DEFAULT_BANDWIDTHS),  # mmd trainer: Gaussian kernel bandwidths
-    "label_smoothing": 0.0,
-    "gp": 0.0,              # WGAN-GP's lambda: penalty (||grad D|| - 1)^2 on interpolates
-    "r1": 0.0,              # R1's gamma: penalty gamma/2 ||grad D||^2 on real samples
-    "d_norm": "auto",       # dcgan critic: "batch", "layer" or "none"; auto: layer under a penalty
-    "conditional": False,   # class-conditional: labels (a mixture's modes, an image set's classes) in G and D
-    "noise": "normal",
-    "model": "mlp",         # "mlp" or, for 28x28 images, "dcgan"
-    "latent_dim": 2,
-    "hidden": 128,          # mlp width
-    "depth": 3,             # mlp hidden layers
-    "g_batchnorm": False,   # mlp generator: BatchNorm after each hidden Dense layer
-    "width": 64,            # dcgan base channels (G: 2w -> w -> 1; D: w -> 2w)
-    "log_every": 500,
-    "eval_samples": 2500,   # samples for the metrics at each logging step
-    "eval_mmd": 1000,       # of which this many for MMD^2 (O(n^2) cost)
-    "data_dir": None,       # image sets: where the files are (default: the set's usual place)
-    "classifier": None,     # image sets: classifier file for the FD (default: the cached one)
-}
+FLOAT32_TINY = 1.1754944e-38  # the smallest normal float32: a learning rate below it is 0 in float32
+MIN_EVAL_SAMPLES = 100  # fewer samples leave the metrics to chance (and MMD^2's estimate below 0)
+
+
+def _mlp(cfg):
+    return cfg["model"] == "mlp"
+
+
+def _dcgan(cfg):
+    return cfg["model"] == "dcgan"
+
+
+def _images(cfg):
+    return is_image(cfg["data"])
+
+
+@dataclass(frozen=True)
+class Option:
+    """One config key. ``check(value) -> bool`` with ``must`` saying what it asks for in words;
+    ``flag``: argparse keywords of ``npgan train --NAME`` (None: no flag); ``applies``:
+    (predicate on the whole config, what the option is for) where it is for some runs only."""
+
+    name: str
+    default: object
+    help: str
+    flag: dict | None = field(default_factory=dict)
+    check: object = None
+    must: str = ""
+    applies: tuple | None = None
+
+
+def _positive(v):
+    return v >= 1
+
+
+def _at_most(limit):
+    return lambda v: 1 <= v <= limit
+
+
+OPTIONS = (
+    Option("data", "ring8", "data set", dict(choices=names())),
+    Option("trainer", "gan", "trainer", dict(choices=list(TRAINERS)), lambda v: v in TRAINERS,
+           f"one of {tuple(TRAINERS)}"),
+    Option("steps", 12000, "total training steps", dict(type=int), _positive, "a positive integer"),
+    Option("batch_size", 256, "minibatch size", dict(type=int), lambda v: 2 <= v <= 1 << 16,
+           "an integer from 2 to 65536"),
+    Option("lr", 1e-3, "Adam's learning rate", dict(type=float),
+           lambda v: math.isfinite(v) and v >= FLOAT32_TINY,
+           f"a positive number, at least {FLOAT32_TINY:.2g} (smaller is 0 in float32)"),
+    Option("lr_decay", "linear", "learning-rate schedule: linear decays to 0 at the last step",
+           dict(choices=list(LR_DECAYS)), lambda v: v in LR_DECAYS, f"one of {LR_DECAYS}"),
+    Option("betas", [0.5, 0.999], "Adam's betas", dict(type=float, nargs=2, metavar=("B1", "B2")),
+           lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)"),
+    Option("seed", 0, "seed of every random draw", dict(type=int), lambda v: 0 <= v < 2 ** 63,
+           "an integer from 0 to 2^63 - 1"),
+    Option("loss", "non_saturating", "GAN loss", dict(choices=list(GAN_LOSSES)), lambda v: v in GAN_LOSSES,
+           f"one of {tuple(GAN_LOSSES)}"),
+    Option("d_steps", 1, "discriminator steps per generator step, k", dict(type=int), _at_most(100),
+           "an integer from 1 to 100"),
+    Option("pack", 1, "PacGAN packing degree m", dict(type=int), _at_most(64), "an integer from 1 to 64"),
+    Option("label_smoothing", 0.0, "one-sided: real targets 1 - s", dict(type=float), lambda v: 0 <= v < 1,
+           "in [0, 1)"),
+    Option("gp", 0.0, "WGAN-GP: lambda * (||grad D|| - 1)^2 on interpolates", dict(type=float, metavar="LAMBDA"),
+           lambda v: 0 <= v <= 1e4, "from 0 to 10000 (the papers use 0.1 to 10)"),
+    Option("r1", 0.0, "R1: gamma/2 * ||grad D||^2 on real samples", dict(type=float, metavar="GAMMA"),
+           lambda v: 0 <= v <= 1e4, "from 0 to 10000 (the papers use 0.1 to 100)"),
+    Option("d_norm", "auto", "dcgan critic's normaliser; auto: layer under a penalty, else batch",
+           dict(choices=list(D_NORMS)), lambda v: v in D_NORMS, f"one of {D_NORMS}", (_dcgan, "--model dcgan")),
+    Option("bandwidths", list(DEFAULT_BANDWIDTHS), "mmd trainer: Gaussian kernel bandwidths",
+           dict(type=float, nargs="+", metavar="S"),
+           lambda v: len(v) >= 1 and all(BANDWIDTH_RANGE[0] <= b <= BANDWIDTH_RANGE[1] for b in v),
+           f"one or more positive numbers from {BANDWIDTH_RANGE[0]:g} to {BANDWIDTH_RANGE[1]:g}"),
+    Option("conditional", False, "class-conditional GAN: labels (a mixture's modes, an image set's classes) "
+           "enter G and D", dict(action="store_const", const=True)),
+    Option("noise", "normal", "noise prior p_z", dict(choices=list(NOISE)), lambda v: v in NOISE, f"one of {NOISE}"),
+    Option("model", "mlp", "network family, dcgan for 28x28 images", dict(choices=list(MODELS)),
+           lambda v: v in MODELS, f"one of {MODELS}"),
+    Option("latent_dim", 2, "size of z", dict(type=int), _at_most(16384), "an integer from 1 to 16384"),
+    Option("hidden", 128, "mlp width", dict(type=int), _at_most(16384), "an integer from 1 to 16384",
+           (_mlp, "--model mlp")),
+    Option("depth", 3, "mlp hidden layers", dict(type=int), _at_most(64), "an integer from 1 to 64",
+           (_mlp, "--model mlp")),
+    Option("g_batchnorm", False, "mlp generator of the low-dimensional sets: BatchNorm after each hidden layer",
+           dict(action="store_const", const=True), None, "", (lambda c: not _images(c), "the low-dimensional sets")),
+    Option("width", 64, "dcgan base channel count", dict(type=int), _at_most(1024), "an integer from 1 to 1024",
+           (_dcgan, "--model dcgan")),
+    Option("log_every", 500, "steps between logged metrics and checkpoints", dict(type=int), _positive,
+           "a positive integer"),
+    Option("eval_samples", 2500, "samples for the metrics at each logging step", None,
+           lambda v: MIN_EVAL_SAMPLES <= v <= 1_000_000, f"an integer from {MIN_EVAL_SAMPLES} to 1000000"),
+    Option("eval_mmd", 1000, "of which this many for MMD^2 (O(n^2) cost)", None, lambda v: 10 <= v <= 20_000,
+           "an integer from 10 to 20000"),
+    Option("data_dir", None, "image sets: folder with the IDX files (default: $NPGAN_FASHION_MNIST or the "
+           "Debian package's)", {}, None, "", (_images, "image data sets")),
+    Option("classifier", None, "image sets: classifier file for the Frechet distance (default: the one "
+           "npgan train-classifier writes)", {}, None, "", (_images, "image data sets")),
+)
+OPTION = {o.name: o for o in OPTIONS}
+DEFAULTS = {o.name: o.default for o in OPTIONS}
 
 # per data set: changes to DEFAULTS and, under "by_trainer", per trainer on that set.
 # ring8: k = 2 D steps hold all 8 modes on every seed; 30,000 MMD steps thin its between-mode paths.
@@ -78,7 +154,7 @@ def _layers(data: str, trainer: str, loss: str | None) -> list:
 
 
 def make_config(**overrides) -> dict:
-    """DEFAULTS, the trainer's defaults, the data set's recipe, then ``overrides``; validated."""
+    """DEFAULTS, the trainer's defaults, the data set's recipe, then ``overrides``; checked."""
     unknown = set(overrides) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unknown option {sorted(unknown)[0]!r}")
@@ -88,48 +164,13 @@ def make_config(**overrides) -> dict:
     cfg = dict(DEFAULTS)
     for layer in _layers(data, trainer, given.get("loss")):
         cfg.update(layer)
+    defaults = dict(cfg)
     cfg.update(given)
-    validate(cfg)
+    validate(cfg, defaults)
+    if is_image(data):  # where the files are, as the run will find them from any folder
+        cfg["data_dir"] = image_dir(cfg["data_dir"])
+        cfg["classifier"] = os.path.abspath(cfg["classifier"]) if cfg["classifier"] else None
     return cfg
-
-
-def _choice_checks(cfg: dict) -> list:
-    data, trainer = cfg["data"], TRAINERS.get(cfg["trainer"])
-    foreign = sorted(k for name, cls in TRAINERS.items() if name != cfg["trainer"]
-                     for k in cls.options if cfg[k] != DEFAULTS[k])
-    return [
-        (trainer is not None, f"unknown trainer {cfg['trainer']!r}; expected one of {tuple(TRAINERS)}"),
-        (cfg["loss"] in GAN_LOSSES, f"unknown loss {cfg['loss']!r}; expected one of {tuple(GAN_LOSSES)}"),
-        (cfg["noise"] in NOISE, f"unknown noise {cfg['noise']!r}; expected one of {NOISE}"),
-        (cfg["model"] in MODELS, f"unknown model {cfg['model']!r}; expected one of {MODELS}"),
-        (cfg["lr_decay"] in LR_DECAYS, f"lr_decay must be one of {LR_DECAYS}, got {cfg['lr_decay']!r}"),
-        (cfg["model"] == "mlp" or is_image(data),
-         f"model {cfg['model']!r} is for images; {data} is trained with --model mlp"),
-        (trainer is None or trainer.for_images or not is_image(data),
-         f"the {cfg['trainer']} trainer works on the low-dimensional sets; {data} needs another trainer"),
-        (not foreign, f"option {foreign[0] if foreign else ''!r} is not used by the {cfg['trainer']} trainer"),
-    ]
-
-
-def _number_checks(cfg: dict) -> list:
-    return [
-        (cfg["steps"] >= 1, f"steps must be a positive integer, got {cfg['steps']}"),
-        (cfg["log_every"] >= 1, f"log_every must be a positive integer, got {cfg['log_every']}"),
-        (cfg["batch_size"] >= 2, f"batch_size must be at least 2, got {cfg['batch_size']}"),
-        (math.isfinite(cfg["lr"]) and cfg["lr"] > 0, f"lr must be a positive number, got {cfg['lr']}"),
-        (all(math.isfinite(cfg[k]) for k in ("label_smoothing", "gp", "r1")),
-         "label_smoothing, gp and r1 must be finite numbers"),
-        (len(cfg["betas"]) == 2 and all(0 <= b < 1 for b in cfg["betas"]),
-         f"betas must be two numbers in [0, 1), got {cfg['betas']}"),
-        (cfg["d_steps"] >= 1 and cfg["pack"] >= 1, "d_steps and pack must be at least 1"),
-        (0 <= cfg["label_smoothing"] < 1, f"label_smoothing must be in [0, 1), got {cfg['label_smoothing']}"),
-        (cfg["gp"] >= 0 and cfg["r1"] >= 0, f"gp and r1 must be >= 0, got {cfg['gp']} and {cfg['r1']}"),
-        (cfg["d_norm"] in D_NORMS, f"d_norm must be one of {D_NORMS}, got {cfg['d_norm']!r}"),
-        (len(cfg["bandwidths"]) >= 1 and all(b > 0 for b in cfg["bandwidths"]),
-         f"bandwidths must be one or more positive numbers, got {cfg['bandwidths']}"),
-        (cfg["batch_size"] % cfg["pack"] == 0,
-         f"batch_size {cfg['batch_size']} must be a multiple of pack {cfg['pack']}"),
-    ]
 
 
 def _type_error(key: str, value):
@@ -153,30 +194,46 @@ def _type_error(key: str, value):
     return None if ok else f"option {key!r} must be {want}, got {value!r}"
 
 
-# upper bounds on what a config may ask for: a typo (--hidden 1000000000) is refused with a clear
-# message instead of allocating until the machine kills the process
-LIMITS = {"hidden": 16384, "latent_dim": 16384, "depth": 64, "width": 1024, "d_steps": 100, "pack": 64,
-          "batch_size": 1 << 16, "eval_samples": 1_000_000, "eval_mmd": 20_000}
-MAX_PARAMETERS = 1 << 28  # about 1 GiB of float32 weights per network
+def _cross_checks(cfg: dict) -> list:
+    """What no single option can check: how the options fit each other."""
+    data, trainer = cfg["data"], TRAINERS[cfg["trainer"]]
+    foreign = sorted(k for name, cls in TRAINERS.items() if name != cfg["trainer"]
+                     for k in cls.options if k not in trainer.options and cfg[k] != DEFAULTS[k])
+    h, z = cfg["hidden"], cfg["latent_dim"]
+    mlp = (z + 784 * cfg["pack"] + h) * h * cfg["depth"]  # generous: image inputs, every layer h wide
+    return [
+        (cfg["model"] == "mlp" or is_image(data),
+         f"model {cfg['model']!r} is for images; {data} is trained with --model mlp"),
+        (trainer.for_images or not is_image(data),
+         f"the {cfg['trainer']} trainer works on the low-dimensional sets; {data} needs another trainer"),
+        (not foreign, f"option {foreign[0] if foreign else ''!r} is not used by the {cfg['trainer']} trainer"),
+        (cfg["batch_size"] % cfg["pack"] == 0,
+         f"batch_size {cfg['batch_size']} must be a multiple of pack {cfg['pack']}"),
+        (mlp <= MAX_PARAMETERS, f"hidden {h} x depth {cfg['depth']} asks for about {mlp:.2e} "
+                                f"weights per network, more than {MAX_PARAMETERS:.2e}"),
+    ]
 
 
-def _size_checks(cfg: dict) -> list:
-    checks = [(cfg[k] <= v, f"{k} must be at most {v}, got {cfg[k]}") for k, v in LIMITS.items()]
-    if all(ok for ok, _ in checks):
-        h, z = cfg["hidden"], cfg["latent_dim"]
-        mlp = (z + 784 * cfg["pack"] + h) * h * cfg["depth"]  # generous: image inputs, every layer h wide
-        checks.append((mlp <= MAX_PARAMETERS, f"hidden {h} x depth {cfg['depth']} asks for about {mlp:.2e} "
-                                              f"weights per network, more than {MAX_PARAMETERS:.2e}"))
-    return checks
+MAX_PARAMETERS = 1 << 28  # about 1 GiB of float32 weights per network: a typo is refused, not allocated
 
 
-def validate(cfg: dict) -> None:
-    """Raise ``ValueError`` with the first thing wrong in a complete config (types first)."""
+def validate(cfg: dict, defaults: dict | None = None) -> None:
+    """Raise ``ValueError`` with the first thing wrong in a complete config: types, then each
+    option's own check, then options set for runs they are not for (differing from
+    ``defaults``, the layered defaults of this run), then how the options fit together."""
     for key in DEFAULTS:
         problem = _type_error(key, cfg[key])
         if problem:
             raise ValueError(problem)
-    for ok, msg in _choice_checks(cfg) + _number_checks(cfg) + _size_checks(cfg):
+    for o in OPTIONS:
+        if o.check is not None and not o.check(cfg[o.name]):
+            raise ValueError(f"{o.name} must be {o.must}, got {cfg[o.name]}")
+    defaults = DEFAULTS if defaults is None else defaults
+    for o in OPTIONS:
+        if o.applies is not None and not o.applies[0](cfg) and cfg[o.name] != defaults[o.name]:
+            raise ValueError(f"option {o.name!r} is for {o.applies[1]}; this run ({cfg['data']}, model "
+                             f"{cfg['model']}) does not use it")
+    for ok, msg in _cross_checks(cfg):
         if not ok:
             raise ValueError(msg)
 

@@ -22,7 +22,7 @@ extrapolate into stray samples); their measurements are in benchmarks/QUALITY.md
 from __future__ import annotations
 
 from .. import backend as B
-from ..losses import DEFAULT_BANDWIDTHS, mmd2
+from ..losses import DEFAULT_BANDWIDTHS, check_bandwidths, mmd2
 from ..optim import Adam, grad_norm
 from .base import Trainer, register_trainer
 
@@ -40,9 +40,7 @@ class MMDTrainer(Trainer):
     def __init__(self, generator, latent_dim: int, bandwidths=DEFAULT_BANDWIDTHS,
                  noise: str = "uniform", lr: float = 1e-2, betas=(0.5, 0.999), g_optimizer=None):
         super().__init__(generator, latent_dim, noise)
-        if len(bandwidths) < 1 or min(bandwidths) <= 0:
-            raise ValueError(f"bandwidths must be one or more positive numbers, got {bandwidths}")
-        self.bandwidths = tuple(float(s) for s in bandwidths)
+        self.bandwidths = check_bandwidths(bandwidths, "MMDTrainer")
         self.g_opt = g_optimizer or Adam(generator.parameters(), lr=lr, betas=betas)
 
     @classmethod

@@ -1,35 +1,34 @@
-"""A training run behind ``npgan train``: build it from a config, train it into a folder, resume it.
+"""A training run behind ``npgan train``: build it from a config, train it into a folder, resume it,
+open it again to sample, evaluate or redraw its plots.
 
-A run directory holds:
-
-* ``checkpoint.npz``: the whole training state (both networks, both optimisers,
-  step, random state) and the run's config, rewritten atomically at every
-  logging step and at the end; ``--resume`` continues from it;
-* ``metrics.jsonl``: one JSON object per logging step (the step's figures averaged
-  over the logging interval, plus what the evaluator measures);
-* ``samples.png`` and ``losses.png``; for images also ``grids/step_NNNNNN.png``,
-  an 8x8 grid of samples from one fixed batch of noise at every logging step.
+The folder itself, what it holds and what it guarantees, is ``npgan.gan.rundir.RunDir``.
 
 Evaluation draws its own samples with the random state saved and restored around
 it, so how often a run logs does not change its training trajectory, and an
 interrupted run resumed from its checkpoint ends exactly where an uninterrupted
-one does (same seed, same backend).
+one does (same seed, same backend, same thread count).
 """
 
 from __future__ import annotations
 
-import glob
 import os
 
 from .. import backend as B
 from ..data import get_dataset
+from ..evaluation import plot
 from ..evaluation.evaluators import make_evaluator
-from ..io import load_npz
 from ..training import fit, stop_requests
-from .base import TRAINERS, config_of
+from .base import TRAINERS
 from .config import make_config
 from .models import build_networks
-from .rundir import RunDir, RunDirError
+from .rundir import RunDir, RunDirError, RunInterrupted, TrainingDiverged, check_finite, new_identity
+
+__all__ = ["build", "from_checkpoint", "open_run", "resume_config", "train", "draw_final_plots",
+           "RunDirError", "RunInterrupted", "TrainingDiverged"]
+
+# what ``--resume`` may change; every other option is the run's (its data's content is checked
+# by the data fingerprint, so the folder holding it may move)
+MAY_CHANGE_ON_RESUME = ("steps", "log_every", "data_dir")
 
 
 def build(cfg: dict):
@@ -41,57 +40,52 @@ def build(cfg: dict):
     return cls.from_config({**cfg, "num_classes": ds.num_classes if cfg["conditional"] else 0}, G, D), ds
 
 
-def from_checkpoint(checkpoint):
-    """(trainer, dataset, config) restored from a checkpoint written by ``train``."""
-    state = load_npz(checkpoint)  # read once: config and training state
-    cfg = config_of(state, checkpoint)
-    trainer, ds = build(make_config(**cfg))
-    trainer.restore(state, checkpoint)
+def _complete(cfg: dict) -> dict:
+    return make_config(**cfg)
+
+
+def open_run(path, data_dir=None):
+    """(trainer, dataset, config, run folder, records) of the run in a folder or checkpoint file,
+    checked (``RunDir.read_checkpoint``) and on the data it was trained on; ``data_dir``
+    points an image run at its files where they have moved."""
+    rd = RunDir.of(path)
+    ckpt = rd.read_checkpoint(_complete)
+    cfg = make_config(**{**ckpt.config, "data_dir": data_dir}) if data_dir else ckpt.config
+    trainer, ds = build(cfg)
+    ckpt.check_data(ds)
+    trainer.restore(ckpt.state, ckpt.path)
+    records = rd.read_records(ckpt.step, ckpt.identity["id"] if ckpt.identity else None, warn=lambda _: None)
+    return trainer, ds, cfg, rd, records
+
+
+def from_checkpoint(checkpoint, data_dir=None):
+    """(trainer, dataset, config) restored from a checkpoint written by ``train``, checked."""
+    trainer, ds, cfg, _, _ = open_run(checkpoint, data_dir)
     return trainer, ds, cfg
 
 
-class TrainingDiverged(RuntimeError):
-    """A non-finite loss or parameter: the run stops, its last good checkpoint is kept."""
-
-
-class RunInterrupted(Exception):
-    """A signal stopped the run between two steps; a checkpoint of that step was written."""
-
-    def __init__(self, step: int, signal_name: str, checkpoint: str):
-        super().__init__(f"interrupted by {signal_name} at step {step}; checkpoint written: "
-                         f"continue with npgan train --resume {os.path.dirname(checkpoint) or '.'}")
-        self.step, self.signal_name, self.checkpoint = step, signal_name, checkpoint
-
-
-OUTPUTS = ("checkpoint.npz", "metrics.jsonl", "samples.png", "losses.png", "latent_map.png")
-
-
-def _check_finite(trainer, record: dict, step: int) -> None:
-    """Raise ``TrainingDiverged`` naming the first non-finite figure or parameter."""
-    import math
-    for key, value in record.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise TrainingDiverged(f"training diverged: at step {step} {key} is {value}")
-    xp = B.get_backend()
-    for prefix, part in trainer._parts():
-        for name, p in getattr(part, "named_parameters", lambda: [])():
-            if not bool(xp.isfinite(p.data).all()):
-                raise TrainingDiverged(f"training diverged: at step {step} parameter {prefix}.{name} "
-                                       f"has non-finite values")
-
-
-def _prepare(rd: RunDir, resume: bool, overwrite: bool) -> None:
-    """Refuse to start over an existing run unless told to; clear npgan's old outputs if so."""
-    if resume or not rd.holds_a_run():
-        return
-    if not overwrite:
-        raise RunDirError(f"{rd.path} holds a run already: continue it with --resume {rd.path}, "
-                          f"or start afresh there with --overwrite")
-    for name in OUTPUTS:
-        if os.path.exists(os.path.join(rd.path, name)):
-            os.remove(os.path.join(rd.path, name))
-    for grid in glob.glob(os.path.join(rd.path, "grids", "step_*.png")):
-        os.remove(grid)
+def resume_config(folder, changes: dict) -> dict:
+    """The config of the run in ``folder`` with ``changes`` (options given, None meaning not
+    given) applied: only ``MAY_CHANGE_ON_RESUME`` may change, and the run must have steps left."""
+    rd = RunDir(folder)
+    ckpt = rd.read_checkpoint(_complete)
+    cfg = ckpt.config
+    given = {k: v for k, v in changes.items() if v is not None}
+    if "data_dir" in given:
+        given["data_dir"] = os.path.abspath(given["data_dir"])
+    changed = sorted(k for k, v in given.items() if k not in MAY_CHANGE_ON_RESUME and v != cfg.get(k))
+    if changed:
+        flags = ", ".join("--" + k.replace("_", "-") for k in changed)
+        raise ValueError(f"--resume continues the run as it was configured; {flags} would change it "
+                         f"(start a new run with --out instead); only --steps, --log-every and --data-dir may change")
+    steps = given.get("steps")
+    if steps is not None and steps <= ckpt.step:
+        raise ValueError(f"the run in {folder} is already at step {ckpt.step}; --steps must be larger to continue it")
+    if steps is None and ckpt.step >= cfg["steps"]:
+        missing = [p for p in ("samples.png", "losses.png") if not os.path.exists(rd.output(p))]
+        redraw = f"; its plots are missing: npgan plot {folder} draws them" if missing else ""
+        raise ValueError(f"the run in {folder} is complete ({ckpt.step} steps); --steps N continues it to N{redraw}")
+    return make_config(**{**cfg, **{k: v for k, v in given.items() if k in MAY_CHANGE_ON_RESUME}})
 
 
 def train(cfg: dict, out_dir, resume: bool = False, progress: bool = True, plots: bool = True,
@@ -105,29 +99,50 @@ def train(cfg: dict, out_dir, resume: bool = False, progress: bool = True, plots
     refused unless ``resume`` or ``overwrite``; see ``npgan.gan.rundir`` for the rest of
     what a run folder guarantees. Raises ``TrainingDiverged`` or ``RunInterrupted``.
     """
+    if plots:
+        plot.pyplot()  # missing or broken matplotlib: said now, not after the training
     trainer, ds = build(cfg)  # before the folder is touched: bad data or options write nothing
+    evaluator = make_evaluator(cfg, ds, out_dir, log)  # a bad classifier file: said before training
     with RunDir(out_dir) as rd:
-        _prepare(rd, resume, overwrite)
+        rd.prepare(resume, overwrite, log)
         if resume:
-            trainer.load(rd.checkpoint)
-        records = rd.read_records(trainer.step, warn=log) if resume else []
-        rd.start_log(records)
-        evaluator = make_evaluator(cfg, ds, out_dir, log)
-        _run(cfg, trainer, ds, rd, evaluator, records, progress, until, callback)
+            ckpt = rd.read_checkpoint(_complete)
+            ckpt.check_data(ds)
+            trainer.restore(ckpt.state, ckpt.path)
+            identity = ckpt.identity or new_identity(cfg, ds)  # a checkpoint from before runs had one
+            records = [{**r, "run": identity["id"]} for r in
+                       rd.read_records(trainer.step, ckpt.identity and identity["id"], warn=log)]
+            rd.start_log(records)
+        else:
+            identity, records = new_identity(cfg, ds), []
+        _run(cfg, trainer, ds, rd, identity, evaluator, records, progress, until, callback)
         if plots and records:
-            from ..evaluation import plot
-            evaluator.final_plots(trainer, records)
-            loss = getattr(trainer, "loss", None)
-            plot.plot_losses(records, os.path.join(out_dir, "losses.png"),
-                             title=f"{cfg['trainer']} ({loss.name} loss) on {cfg['data']}" if loss
-                             else f"{cfg['trainer']} on {cfg['data']}",
-                             equilibrium=loss.equilibrium() if loss else None)
+            with stop_requests():  # a signal now waits for the plots; a second Ctrl-C does not
+                try:
+                    draw_final_plots(cfg, trainer, evaluator, rd, records)
+                except KeyboardInterrupt:
+                    raise RunInterrupted(trainer.step, "SIGINT", rd.path,
+                                         f"interrupted while drawing the final plots; the training is saved: "
+                                         f"npgan plot {rd.path} draws them") from None
     return evaluator.summary(records[-1]) if records else {}
 
 
-def _run(cfg, trainer, ds, rd, evaluator, records, progress, until, callback) -> None:
-    """The loop: train, and at each logging step check, measure, log and checkpoint."""
+def draw_final_plots(cfg: dict, trainer, evaluator, rd: RunDir, records: list) -> list:
+    """The run's final outputs, from its trainer and its log: samples, losses and, per kind
+    of data, the latent map or the grids' animation (``npgan plot DIR`` redraws them)."""
+    paths = evaluator.final_plots(trainer, records)
+    loss = getattr(trainer, "loss", None)
+    paths.append(plot.plot_losses(records, rd.output("losses.png"),
+                                  title=f"{cfg['trainer']} ({loss.name} loss) on {cfg['data']}" if loss
+                                  else f"{cfg['trainer']} on {cfg['data']}",
+                                  equilibrium=loss.equilibrium() if loss else None))
+    return paths
+
+
+def _run(cfg, trainer, ds, rd, identity, evaluator, records, progress, until, callback) -> None:
+    """The loop: train, and at each logging step check, measure, checkpoint and log."""
     rows = trainer.rows_per_step(cfg["batch_size"])
+    every, since = cfg["log_every"], [trainer.step]  # the step the current interval's averages start at
 
     def step_fn(_):
         if trainer.num_classes:
@@ -137,13 +152,17 @@ def _run(cfg, trainer, ds, rd, evaluator, records, progress, until, callback) ->
 
     def on_log(step, record):
         record = {"step": step, **record, **evaluator(trainer)}
+        if step - since[0] < step - (step - 1) // every * every:  # resumed mid-interval
+            record["averaged_over"] = step - since[0]
+        since[0] = step
         if callback is not None:
             with B.preserved_rng():
                 callback(trainer, ds, record)
-        _check_finite(trainer, record, step)  # before anything is written
+        check_finite(record, step)  # before anything is written
+        rd.write_checkpoint(trainer, cfg, identity)  # checks the parameters too
+        record["run"] = identity["id"]
         rd.append(record)
         records.append(record)
-        trainer.save(rd.checkpoint, config=cfg)
         return evaluator.postfix(record)
 
     with stop_requests() as request, B.ThreadGovernor() as threads:  # one thread on a busy machine
@@ -153,8 +172,8 @@ def _run(cfg, trainer, ds, rd, evaluator, records, progress, until, callback) ->
 
         fit(step_fn, trainer.optimizers(), lr=cfg["lr"],
             decay=cfg["lr_decay"], total=cfg["steps"], start=trainer.step, stop=until,
-            log_every=cfg["log_every"], on_log=on_log, should_stop=should_stop,
+            log_every=every, on_log=on_log, should_stop=should_stop,
             progress=f"{cfg['trainer']} on {cfg['data']}" if progress else None)
     if request:
-        trainer.save(rd.checkpoint, config=cfg)
-        raise RunInterrupted(trainer.step, request.signal, rd.checkpoint)
+        rd.write_checkpoint(trainer, cfg, identity)  # a diverged state raises: the good one stays
+        raise RunInterrupted(trainer.step, request.signal, rd.path)

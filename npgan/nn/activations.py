@@ -19,6 +19,9 @@ elementwise operation on one). Each slice is the same vectorised code.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 from .. import backend as B
 from .module import Layer
 
@@ -110,6 +113,9 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, negative_slope: float = 0.2):
         super().__init__()
+        if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real) \
+                or not math.isfinite(negative_slope):
+            raise ValueError(f"LeakyReLU: negative_slope must be a finite number, got {negative_slope!r}")
         self.negative_slope = float(negative_slope)
 
     def forward(self, x, training=None):

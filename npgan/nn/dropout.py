@@ -22,7 +22,7 @@ class Dropout(Layer):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
+        if isinstance(p, bool) or not 0.0 <= p <= 1.0:  # NaN fails both comparisons
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = float(p)
 

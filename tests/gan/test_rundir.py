@@ -8,6 +8,7 @@ import signal
 import numpy as np
 import pytest
 
+from helpers import assert_same_training_state
 from npgan.cli import main
 from npgan.gan import runner
 from npgan.gan.config import make_config
@@ -117,14 +118,39 @@ def test_a_second_writer_is_refused(tmp_path, capsys):
     assert digest(out) == before
 
 
-def test_temporary_files_of_a_killed_writer_are_removed(tmp_path):
+def test_the_lock_cleans_up_only_npgans_own_temporary_files_in_its_own_run(tmp_path):
+    from npgan.io import TEMP_PREFIX
     out = tmp_path / "run"
     train(small(steps=2), out, progress=False, plots=False)
-    for name in (".tmp-abc.npz", "grids/.tmp-def.png"):
-        (out / name).parent.mkdir(exist_ok=True)
-        (out / name).write_bytes(b"partial")
+    ours = [out / f"{TEMP_PREFIX}abc.npz", out / "grids" / f"{TEMP_PREFIX}def.png"]
+    others = [out / ".tmp-users-own", out / "sub" / f"{TEMP_PREFIX}another-run.npz", tmp_path / f"{TEMP_PREFIX}x.npz"]
+    for path in ours + others:
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"partial")
     train(small(steps=4), out, resume=True, progress=False, plots=False)
-    assert not list(out.glob(".tmp-*")) and not list(out.glob("*/.tmp-*"))
+    assert not any(p.exists() for p in ours) and all(p.exists() for p in others)
+
+
+def test_a_refused_command_cleans_up_nothing(tmp_path, capsys):
+    from npgan.io import TEMP_PREFIX
+    out = tmp_path / "run"
+    train(small(steps=2), out, progress=False, plots=False)
+    leftover = out / f"{TEMP_PREFIX}mid-checkpoint.npz"  # as if another writer were mid-write
+    leftover.write_bytes(b"partial")
+    assert main(["train", "--out", str(out), "--steps", "4"] + SMALL) == 2  # holds a run: refused
+    assert "holds a run already" in one_error_line(capsys) and leftover.exists()
+
+
+def test_a_run_in_a_parent_folder_never_reaches_into_the_runs_below(tmp_path, capsys):
+    """``--out runs`` while ``runs/x`` trains: the parent's lock and clean-up stay in ``runs``."""
+    from npgan.io import TEMP_PREFIX
+    child = tmp_path / "x"
+    train(small(steps=2), child, progress=False, plots=False)
+    mid_write = child / f"{TEMP_PREFIX}checkpoint.npz"
+    mid_write.write_bytes(b"partial")
+    with RunDir(child):  # x's writer holds its lock
+        assert main(["train", "--out", str(tmp_path), "--steps", "2", "--log-every", "2"] + SMALL) == 0
+    assert mid_write.exists() and (child / "checkpoint.npz").exists()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
@@ -149,9 +175,7 @@ def test_a_signal_checkpoints_the_current_step_and_the_run_resumes_exactly(tmp_p
     assert from_checkpoint(tmp_path / "cut" / "checkpoint.npz")[0].step == 3
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
     train(cfg, tmp_path / "cut", resume=True, progress=False, plots=False)
-    a, b = np.load(tmp_path / "full" / "checkpoint.npz"), np.load(tmp_path / "cut" / "checkpoint.npz")
-    for k in a.files:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert_same_training_state(tmp_path / "full", tmp_path / "cut")
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -207,8 +231,8 @@ def test_sizes_past_the_bounds_give_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["sample", str(tmp_path / "run"), "-n", str(10**12), "-o", str(tmp_path / "s.npy")])
     assert exit_.value.code == 2 and "expected at most 10,000,000 samples" in one_error_line(capsys)
-    for flag, value, message in (("--hidden", 10**9, "hidden must be at most 16384"),
-                                 ("--batch-size", 10**9, "batch_size must be at most 65536"),
+    for flag, value, message in (("--hidden", 10**9, "hidden must be an integer from 1 to 16384"),
+                                 ("--batch-size", 10**9, "batch_size must be an integer from 2 to 65536"),
                                  ("--hidden", 16384, "weights per network")):
         assert main(["train", "--out", str(tmp_path / "x"), flag, str(value), "--no-progress"]) == 2
         assert message in one_error_line(capsys)

@@ -28,11 +28,7 @@ def test_resume_equals_uninterrupted(tmp_path, trainer, backend_name):
     train(cfg, tmp_path / "cut", progress=False, plots=False, until=10)
     assert from_checkpoint(tmp_path / "cut" / "checkpoint.npz")[0].step == 10
     train(cfg, tmp_path / "cut", resume=True, progress=False, plots=False)
-    a = np.load(tmp_path / "full" / "checkpoint.npz")
-    b = np.load(tmp_path / "cut" / "checkpoint.npz")
-    assert sorted(a.files) == sorted(b.files)
-    for k in a.files:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert_same_training_state(tmp_path / "full", tmp_path / "cut")
     full_log = (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()
     cut_log = (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
     assert len(full_log) == len(cut_log) == 4
@@ -110,7 +106,7 @@ def test_cli_resume_extends_a_run(tmp_path, capsys, backend_name):
 
 @pytest.mark.parametrize("argv,message", [
     (["train", "--data", "mnist", "--out", "x"], "invalid choice: 'mnist'"),
-    (["train", "--steps", "-5", "--out", "x"], "expected a positive integer, got -5"),
+    (["train", "--steps", "-5", "--out", "x"], "steps must be a positive integer, got -5"),
     (["train", "--data", "ring8"], "train needs --out DIR"),
     (["evaluate", "missing.npz"], "no such checkpoint file: missing.npz"),
     (["evaluate", "x.npz", "--backend", "cupy"], "backend 'cupy' is unavailable"),
@@ -166,7 +162,7 @@ def test_python_dash_m_entry_point(tmp_path):
 
 
 # ----------------------------------------------------------------------------- image runs
-from helpers import synthetic_fashion  # noqa: E402
+from helpers import assert_same_training_state, synthetic_fashion  # noqa: E402
 from npgan.evaluation import classifier  # noqa: E402
 
 
@@ -183,9 +179,11 @@ def fashion(tmp_path_factory):
 
 def image_cfg(fashion, **kw):
     folder, clf = fashion
-    base = dict(data="fashion-mnist", data_dir=folder, classifier=clf, steps=4, log_every=2, width=4,
-                latent_dim=8, batch_size=8, eval_samples=40)
+    base = dict(data="fashion-mnist", data_dir=folder, classifier=clf, steps=4, log_every=2,
+                latent_dim=8, batch_size=8, eval_samples=100)
     base.update(kw)
+    if base.get("model", "dcgan") == "dcgan":
+        base.setdefault("width", 4)
     return make_config(**base)
 
 
@@ -208,23 +206,25 @@ def test_image_run_writes_a_grid_per_logging_step_and_the_fd(tmp_path, fashion, 
 
 @pytest.mark.parametrize("model", ["dcgan", "mlp"])
 def test_image_resume_equals_uninterrupted(tmp_path, fashion, model, backend_name):
-    cfg = image_cfg(fashion, model=model, hidden=16, depth=1, pack=2)
+    cfg = image_cfg(fashion, model=model, pack=2, **(dict(hidden=16, depth=1) if model == "mlp" else {}))
     train(cfg, tmp_path / "full", progress=False, plots=False)
     train(cfg, tmp_path / "cut", progress=False, plots=False, until=2)
     train(cfg, tmp_path / "cut", resume=True, progress=False, plots=False)
-    a = np.load(tmp_path / "full" / "checkpoint.npz")
-    b = np.load(tmp_path / "cut" / "checkpoint.npz")
-    for k in a.files:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    assert_same_training_state(tmp_path / "full", tmp_path / "cut")
     grids = sorted(p.name for p in (tmp_path / "cut" / "grids").iterdir())
     assert grids == ["step_000002.png", "step_000004.png"]
 
 
-def test_image_run_without_a_classifier_says_so(tmp_path, fashion, backend_name):
+def test_image_run_without_a_classifier_says_so(tmp_path, fashion, backend_name, monkeypatch):
+    monkeypatch.setenv("NPGAN_HOME", str(tmp_path / "home"))  # no classifier in the default place
     notes = []
-    final = train(image_cfg(fashion, classifier=str(tmp_path / "none.npz"), steps=2), tmp_path / "run",
+    final = train(image_cfg(fashion, classifier=None, steps=2), tmp_path / "run",
                   progress=False, plots=False, log=notes.append)
     assert "fd" not in final and len(notes) == 1 and "npgan train-classifier" in notes[0]
+    with pytest.raises(FileNotFoundError, match="--classifier .*none.npz: no such file"):  # named, not skipped
+        train(image_cfg(fashion, classifier=str(tmp_path / "none.npz"), steps=2), tmp_path / "run2",
+              progress=False, plots=False)
+    assert not (tmp_path / "run2").exists()
 
 
 def test_cli_image_sample_png_and_evaluate(tmp_path, fashion, capsys, backend_name):
@@ -237,7 +237,7 @@ def test_cli_image_sample_png_and_evaluate(tmp_path, fashion, capsys, backend_na
     assert main(["sample", str(out / "checkpoint.npz"), "-n", "16", "-o", str(tmp_path / "g.png")]) == 0
     assert (tmp_path / "g.png").stat().st_size > 0
     capsys.readouterr()
-    assert main(["evaluate", str(out / "checkpoint.npz"), "-n", "50"]) == 0
+    assert main(["evaluate", str(out / "checkpoint.npz"), "-n", "120"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["step"] == 2 and result["fd"] > result["fd_real"] > 0 and "class_coverage" in result
     assert main(["evaluate", str(out)]) == 0  # the run's sample size: the training log's floor, exactly
