@@ -58,7 +58,7 @@ def _add_train_options(t) -> None:
     for o in OPTIONS:
         if o.flag is not None:
             default = "" if o.flag.get("action") else f" (default {describe_default(o.name)})"
-            t.add_argument("--" + o.name.replace("_", "-"), **o.flag, help=o.help + default)
+            t.add_argument("--" + o.name.replace("_", "-"), **o.flag_keywords(), help=o.help + default)
 
 
 def _seed(text):
@@ -223,7 +223,8 @@ def _plot(args):
     from .evaluation.plot import pyplot
     from .gan.runner import draw_final_plots, open_run
     pyplot()
-    trainer, ds, cfg, rd, records = open_run(args.checkpoint, args.data_dir)
+    trainer, ds, cfg, rd, ckpt = open_run(args.checkpoint, args.data_dir)
+    records = rd.read_records(ckpt.step, ckpt.identity and ckpt.identity["id"], warn=lambda _: None)
     if not records:
         raise ValueError(f"{rd.metrics} holds no logged step: there is nothing to plot yet")
     evaluator = make_evaluator(cfg, ds, rd.path, log=lambda note: None)

@@ -45,9 +45,11 @@ def _images(cfg):
 
 @dataclass(frozen=True)
 class Option:
-    """One config key. ``check(value) -> bool`` with ``must`` saying what it asks for in words;
-    ``flag``: argparse keywords of ``npgan train --NAME`` (None: no flag); ``applies``:
-    (predicate on the whole config, what the option is for) where it is for some runs only."""
+    """One config key. ``check(value) -> bool`` with ``must`` saying what it asks for in words,
+    or ``choices``, a function naming the values a registry holds now (a trainer or loss
+    registered later is a choice too); ``flag``: argparse keywords of ``npgan train --NAME``
+    (None: no flag); ``applies``: (predicate on the whole config, what the option is for)
+    where it is for some runs only."""
 
     name: str
     default: object
@@ -56,6 +58,19 @@ class Option:
     check: object = None
     must: str = ""
     applies: tuple | None = None
+    choices: object = None
+
+    def problem(self, value) -> str | None:
+        """Why ``value`` fails this option's own check, or None."""
+        if self.choices is not None and value not in self.choices():
+            return f"{self.name} must be one of {tuple(self.choices())}, got {value!r}"
+        if self.check is not None and not self.check(value):
+            return f"{self.name} must be {self.must}, got {value}"
+        return None
+
+    def flag_keywords(self) -> dict:
+        """argparse keywords of the flag, with the choices of this moment."""
+        return {**self.flag, **({"choices": list(self.choices())} if self.choices else {})}
 
 
 def _positive(v):
@@ -67,9 +82,8 @@ def _at_most(limit):
 
 
 OPTIONS = (
-    Option("data", "ring8", "data set", dict(choices=names())),
-    Option("trainer", "gan", "trainer", dict(choices=list(TRAINERS)), lambda v: v in TRAINERS,
-           f"one of {tuple(TRAINERS)}"),
+    Option("data", "ring8", "data set", choices=names),
+    Option("trainer", "gan", "trainer", choices=lambda: list(TRAINERS)),
     Option("steps", 12000, "total training steps", dict(type=int), _positive, "a positive integer"),
     Option("batch_size", 256, "minibatch size", dict(type=int), lambda v: 2 <= v <= 1 << 16,
            "an integer from 2 to 65536"),
@@ -77,13 +91,12 @@ OPTIONS = (
            lambda v: math.isfinite(v) and v >= FLOAT32_TINY,
            f"a positive number, at least {FLOAT32_TINY:.2g} (smaller is 0 in float32)"),
     Option("lr_decay", "linear", "learning-rate schedule: linear decays to 0 at the last step",
-           dict(choices=list(LR_DECAYS)), lambda v: v in LR_DECAYS, f"one of {LR_DECAYS}"),
+           choices=lambda: LR_DECAYS),
     Option("betas", [0.5, 0.999], "Adam's betas", dict(type=float, nargs=2, metavar=("B1", "B2")),
            lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)"),
     Option("seed", 0, "seed of every random draw", dict(type=int), lambda v: 0 <= v < 2 ** 63,
            "an integer from 0 to 2^63 - 1"),
-    Option("loss", "non_saturating", "GAN loss", dict(choices=list(GAN_LOSSES)), lambda v: v in GAN_LOSSES,
-           f"one of {tuple(GAN_LOSSES)}"),
+    Option("loss", "non_saturating", "GAN loss", choices=lambda: list(GAN_LOSSES)),
     Option("d_steps", 1, "discriminator steps per generator step, k", dict(type=int), _at_most(100),
            "an integer from 1 to 100"),
     Option("pack", 1, "PacGAN packing degree m", dict(type=int), _at_most(64), "an integer from 1 to 64"),
@@ -94,16 +107,15 @@ OPTIONS = (
     Option("r1", 0.0, "R1: gamma/2 * ||grad D||^2 on real samples", dict(type=float, metavar="GAMMA"),
            lambda v: 0 <= v <= 1e4, "from 0 to 10000 (the papers use 0.1 to 100)"),
     Option("d_norm", "auto", "dcgan critic's normaliser; auto: layer under a penalty, else batch",
-           dict(choices=list(D_NORMS)), lambda v: v in D_NORMS, f"one of {D_NORMS}", (_dcgan, "--model dcgan")),
+           applies=(_dcgan, "--model dcgan"), choices=lambda: D_NORMS),
     Option("bandwidths", list(DEFAULT_BANDWIDTHS), "mmd trainer: Gaussian kernel bandwidths",
            dict(type=float, nargs="+", metavar="S"),
            lambda v: len(v) >= 1 and all(BANDWIDTH_RANGE[0] <= b <= BANDWIDTH_RANGE[1] for b in v),
            f"one or more positive numbers from {BANDWIDTH_RANGE[0]:g} to {BANDWIDTH_RANGE[1]:g}"),
     Option("conditional", False, "class-conditional GAN: labels (a mixture's modes, an image set's classes) "
            "enter G and D", dict(action="store_const", const=True)),
-    Option("noise", "normal", "noise prior p_z", dict(choices=list(NOISE)), lambda v: v in NOISE, f"one of {NOISE}"),
-    Option("model", "mlp", "network family, dcgan for 28x28 images", dict(choices=list(MODELS)),
-           lambda v: v in MODELS, f"one of {MODELS}"),
+    Option("noise", "normal", "noise prior p_z", choices=lambda: NOISE),
+    Option("model", "mlp", "network family, dcgan for 28x28 images", choices=lambda: MODELS),
     Option("latent_dim", 2, "size of z", dict(type=int), _at_most(16384), "an integer from 1 to 16384"),
     Option("hidden", 128, "mlp width", dict(type=int), _at_most(16384), "an integer from 1 to 16384",
            (_mlp, "--model mlp")),
@@ -226,8 +238,9 @@ def validate(cfg: dict, defaults: dict | None = None) -> None:
         if problem:
             raise ValueError(problem)
     for o in OPTIONS:
-        if o.check is not None and not o.check(cfg[o.name]):
-            raise ValueError(f"{o.name} must be {o.must}, got {cfg[o.name]}")
+        problem = o.problem(cfg[o.name])
+        if problem:
+            raise ValueError(problem)
     defaults = DEFAULTS if defaults is None else defaults
     for o in OPTIONS:
         if o.applies is not None and not o.applies[0](cfg) and cfg[o.name] != defaults[o.name]:

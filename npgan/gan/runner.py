@@ -45,8 +45,8 @@ def _complete(cfg: dict) -> dict:
 
 
 def open_run(path, data_dir=None):
-    """(trainer, dataset, config, run folder, records) of the run in a folder or checkpoint file,
-    checked (``RunDir.read_checkpoint``) and on the data it was trained on; ``data_dir``
+    """(trainer, dataset, config, run folder, checkpoint) of the run in a folder or checkpoint
+    file, checked (``RunDir.read_checkpoint``) and on the data it was trained on; ``data_dir``
     points an image run at its files where they have moved."""
     rd = RunDir.of(path)
     ckpt = rd.read_checkpoint(_complete)
@@ -54,8 +54,7 @@ def open_run(path, data_dir=None):
     trainer, ds = build(cfg)
     ckpt.check_data(ds)
     trainer.restore(ckpt.state, ckpt.path)
-    records = rd.read_records(ckpt.step, ckpt.identity["id"] if ckpt.identity else None, warn=lambda _: None)
-    return trainer, ds, cfg, rd, records
+    return trainer, ds, cfg, rd, ckpt
 
 
 def from_checkpoint(checkpoint, data_dir=None):
@@ -102,11 +101,14 @@ def train(cfg: dict, out_dir, resume: bool = False, progress: bool = True, plots
     if plots:
         plot.pyplot()  # missing or broken matplotlib: said now, not after the training
     trainer, ds = build(cfg)  # before the folder is touched: bad data or options write nothing
+    rd = RunDir(out_dir)
+    if resume:  # another run's data: said before anything else
+        rd.read_checkpoint(_complete).check_data(ds)
     evaluator = make_evaluator(cfg, ds, out_dir, log)  # a bad classifier file: said before training
-    with RunDir(out_dir) as rd:
+    with rd:
         rd.prepare(resume, overwrite, log)
         if resume:
-            ckpt = rd.read_checkpoint(_complete)
+            ckpt = rd.read_checkpoint(_complete)  # again under the lock: the file the run continues from
             ckpt.check_data(ds)
             trainer.restore(ckpt.state, ckpt.path)
             identity = ckpt.identity or new_identity(cfg, ds)  # a checkpoint from before runs had one
