@@ -228,7 +228,8 @@ def _plot(args):
     if not records:
         raise ValueError(f"{rd.metrics} holds no logged step: there is nothing to plot yet")
     evaluator = make_evaluator(cfg, ds, rd.path, log=lambda note: None)
-    paths = draw_final_plots(cfg, trainer, evaluator, rd, records)
+    with rd:  # it writes into the run: not while the run's own writer does
+        paths = draw_final_plots(cfg, trainer, evaluator, rd, records)
     print("wrote " + ", ".join(paths))
 
 

@@ -101,13 +101,6 @@ class GANTrainer(Trainer):
         self.g_opt = g_optimizer or Adam(generator.parameters(), lr=lr, betas=betas)
         self.d_opt = d_optimizer or Adam(discriminator.parameters(), lr=lr, betas=betas)
 
-    @classmethod
-    def from_config(cls, cfg: dict, generator, discriminator=None) -> "GANTrainer":
-        return cls(generator, discriminator, cfg["latent_dim"], loss=cfg["loss"],
-                   d_steps=cfg["d_steps"], label_smoothing=cfg["label_smoothing"], pack=cfg["pack"],
-                   noise=cfg["noise"], lr=cfg["lr"], betas=tuple(cfg["betas"]),
-                   gp=cfg["gp"], r1=cfg["r1"], num_classes=cfg.get("num_classes", 0))
-
     def rows_per_step(self, batch_size: int) -> int:
         return batch_size * self.d_steps  # a fresh real minibatch for each D step
 

@@ -8,13 +8,15 @@ What the command line and the training loop need of it, it says itself:
 * ``options``: the config keys only it reads (another trainer refuses them);
 * ``uses_discriminator`` and ``for_images``: which networks to build, and whether
   it trains on image sets;
-* ``from_config(cfg, generator, discriminator)``: the trainer a config describes;
+* ``from_config(cfg, generator, discriminator)``: the trainer a config describes (by
+  default, each constructor argument named like a config key gets its value);
 * ``optimizers()``: what the learning-rate schedule sets;
 * ``rows_per_step(batch_size)``: how many real rows one ``train_step`` takes.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 
 from .. import backend as B
@@ -65,8 +67,15 @@ class Trainer:
         raise NotImplementedError
 
     @classmethod
-    def from_config(cls, cfg: dict, generator, discriminator=None) -> "Trainer":  # pragma: no cover
-        raise NotImplementedError
+    def from_config(cls, cfg: dict, generator, discriminator=None) -> "Trainer":
+        """The trainer a config describes: each constructor argument named like a config key
+        (``lr``, ``d_steps``, ...; ``num_classes`` for a conditional run) gets that key's value,
+        so a new option reaches its trainer by its name alone."""
+        params = inspect.signature(cls.__init__).parameters
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items() if k in params}
+        if "discriminator" in params:
+            kwargs["discriminator"] = discriminator
+        return cls(generator, **kwargs)
 
     def train_step(self, real_batch) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -43,11 +43,6 @@ class MMDTrainer(Trainer):
         self.bandwidths = check_bandwidths(bandwidths, "MMDTrainer")
         self.g_opt = g_optimizer or Adam(generator.parameters(), lr=lr, betas=betas)
 
-    @classmethod
-    def from_config(cls, cfg: dict, generator, discriminator=None) -> "MMDTrainer":
-        return cls(generator, cfg["latent_dim"], bandwidths=cfg["bandwidths"], noise=cfg["noise"],
-                   lr=cfg["lr"], betas=tuple(cfg["betas"]))
-
     def _parts(self):
         return [("G", self.generator), ("opt_g", self.g_opt)]
 

@@ -236,6 +236,8 @@ class RunDir:
 
     # -- the checkpoint ------------------------------------------------------------------
     def read_checkpoint(self, check_config=None) -> Checkpoint:
+        if os.path.isfile(self.path):
+            raise RunDirError(f"{self.path} is a file; give the run's folder ({os.path.dirname(self.path) or '.'})")
         if self.checkpoint == os.path.join(self.path, CHECKPOINT) and not os.path.exists(self.checkpoint):
             raise FileNotFoundError(f"{self.path} holds no run (no {CHECKPOINT}); start one with "
                                     f"npgan train --out {self.path}")
@@ -277,7 +279,7 @@ class RunDir:
             record = json.loads(line)
         except ValueError as exc:
             raise ValueError(f"{self.metrics}, line {number}: not valid JSON ({exc})") from None
-        if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+        if not isinstance(record, dict) or type(record.get("step")) is not int:
             raise ValueError(f"{self.metrics}, line {number}: expected an object with an integer "
                              f"'step', got {line[:60]!r}")
         return record

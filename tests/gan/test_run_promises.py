@@ -256,6 +256,18 @@ def test_a_run_that_could_not_draw_its_plots_is_refused_before_training(tmp_path
     assert not (tmp_path / "run").exists()
 
 
+def test_npgan_plot_waits_its_turn_behind_the_runs_writer(tmp_path, capsys):
+    from npgan.gan.rundir import RunDir
+    out = tmp_path / "run"
+    assert train_cli(out) == 0
+    (out / "samples.png").unlink()
+    capsys.readouterr()
+    with RunDir(out):  # the run's writer at work
+        assert main(["plot", str(out)]) == 2
+    assert "another npgan process is writing to this run" in one_error_line(capsys)
+    assert not (out / "samples.png").exists()
+
+
 # ------------------------------------------------------------------- 6. no dead-end folders
 def test_a_run_that_failed_before_its_first_checkpoint_can_simply_be_rerun(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
@@ -287,6 +299,20 @@ def test_resume_in_a_folder_without_a_run_says_how_to_start_one(tmp_path, capsys
     (tmp_path / "empty").mkdir()
     assert main(["train", "--resume", str(tmp_path / "empty"), "--no-progress"]) == 2
     assert "holds no run (no checkpoint.npz); start one with npgan train --out" in one_error_line(capsys)
+    assert train_cli(tmp_path / "run") == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "run" / "checkpoint.npz"), "--steps", "8", "--no-progress"]) == 2
+    assert f"is a file; give the run's folder ({tmp_path / 'run'})" in one_error_line(capsys)
+
+
+def test_a_log_line_whose_step_is_not_an_integer_is_named(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train_cli(out) == 0
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    (out / "metrics.jsonl").write_text(lines[0].replace('"step": 2', '"step": true') + "\n" + lines[1] + "\n")
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--steps", "6", "--no-progress"]) == 2
+    assert "metrics.jsonl, line 1: expected an object with an integer 'step'" in one_error_line(capsys)
 
 
 # ------------------------------------------------------------ 7. values that cannot work
