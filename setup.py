@@ -14,6 +14,10 @@ setup(
         "plot": ["matplotlib>=3.5"],
         "gpu": ["cupy-cuda12x[ctk]"],
         "lint": ["ruff>=0.5"],
+        # the documentation site (MkDocs 1.x) and its browser test; its figures need matplotlib
+        "docs": ["mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10", "mkdocstrings[python]>=0.26",
+                 "mkdocs-gen-files>=0.5", "mkdocs-literate-nav>=0.6", "markdown-exec>=1.8",
+                 "pymdown-extensions>=10", "ruff>=0.5", "playwright>=1.40", "matplotlib>=3.5"],
     },
     entry_points={"console_scripts": ["npgan=npgan.cli:main"]},
 )

@@ -149,7 +149,7 @@ def _train(args):
         cfg = make_config(**{k: getattr(args, k) for k in DEFAULTS if hasattr(args, k)})
     final = train(cfg, out, resume=bool(args.resume), progress=not args.no_progress, overwrite=args.overwrite,
                   log=lambda msg: print(msg, file=sys.stderr))
-    print(json.dumps(final))
+    print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in final.items()}))  # the log: full floats
     extra = f", {out}/grids/" if is_image(cfg["data"]) else ""
     if os.path.exists(f"{out}/latent_map.png"):
         extra += f", {out}/latent_map.png"

@@ -1,49 +1,27 @@
 r"""Check a backward pass against central differences, the way a student would by hand.
 
-For a layer y = f(x; θ) we pick a fixed random R of y's shape and check the
-scalar L = sum(y * R) (so dL/dy = R: a random *direction* for the upstream
-gradient, as in Chainer's ``gradient_check``). The analytic gradients come
-from one ``backward(R)``; each numerical one from::
+`gradcheck` checks a layer's `backward` for its input and every parameter through a random
+scalar probe, `double_gradcheck` its `double_backward`, and `gradcheck_loss` a loss's
+gradient. They share `numerical_gradient`, the central difference (whose docstring derives
+its accuracy, and why the checks insist on float64), and `compare`, the error measure they
+report. Each function's docstring derives its part.
 
-    dL/dv[i] ≈ (L(v + eps e_i) - L(v - eps e_i)) / (2 eps)
+**Randomness.** The generator state is restored before every forward pass, so a Dropout
+layer draws the same mask each time; BatchNorm's running statistics are restored
+afterwards.
 
-for every element i of the input and of every parameter. Central differences
-have error O(eps^2) plus rounding O(1e-16 |L| / eps), so in float64 with
-eps = 1e-6 a correct backward pass agrees to about 1e-9 relative error,
-while a wrong one is off by O(1). float32 cannot resolve this: the checks
-insist on float64 (``npgan.backend.set_dtype("float64")`` before building the
-layer).
+**Example.**
 
-Error measures, per tensor, with a = analytic and n = numerical gradient::
-
-    max_abs = max_i |a_i - n_i|
-    max_rel = max_abs / max(max_i |n_i|, max_i |a_i|, 1e-3)
-
-The floor 1e-3 matters only for gradients that are (nearly) zero, such as
-the bias of a convolution followed by BatchNorm, whose gradient is exactly 0:
-there the numerical estimate is pure rounding noise (~1e-10) and dividing by
-it would report a 100% error for a correct pass.
-
-Randomness: the generator state is restored before every forward pass, so a
-Dropout layer draws the same mask each time; BatchNorm's running statistics
-are restored afterwards.
-
-Second order (``double_gradcheck``), as Chainer's ``check_double_backward``: with
-random G (y's shape) and ggx (x's shape), the scalar S = sum(ggx * dx), where
-dx = backward(G) is recomputed from a fresh forward pass, has the gradients that
-``double_backward(ggx, G)`` claims: dS/dG (its first result), dS/dx (its second)
-and dS/dθ (added to ``.grad``). Each is checked by the same central differences.
-
-Example::
-
-    from npgan import backend, nn
-    from npgan.gradcheck import gradcheck
-    backend.set_dtype("float64")
-    conv = nn.Conv2D(3, 4, kernel_size=3, stride=2, padding=1)
-    x = backend.normal((2, 3, 7, 7))
-    report = gradcheck(conv, x)
-    print(report)             # a table: tensor, shape, max abs / rel error, checked
-    assert report.ok(1e-6)
+```python
+from npgan import backend, nn
+from npgan.gradcheck import gradcheck
+backend.set_dtype("float64")
+conv = nn.Conv2D(3, 4, kernel_size=3, stride=2, padding=1)
+x = backend.normal((2, 3, 7, 7))
+report = gradcheck(conv, x)
+print(report)             # a table: tensor, shape, max abs / rel error, checked
+assert report.ok(1e-6)
+```
 """
 
 from __future__ import annotations
@@ -66,7 +44,7 @@ class TensorError:
 
 @dataclass
 class GradcheckReport:
-    """Per-tensor errors of one gradient check; ``str()`` gives a readable table."""
+    """Per-tensor errors of one gradient check; `str()` gives a readable table."""
 
     target: str
     rows: list = field(default_factory=list)
@@ -104,14 +82,30 @@ def _require_float64(arr, what: str):
 
 
 def _indices(size: int, max_checks, seed: int):
-    """All flat indices, or a seeded random subset of ``max_checks`` of them."""
+    """All flat indices, or a seeded random subset of `max_checks` of them."""
     if max_checks is None or size <= max_checks:
         return range(size)
     return B.host.random.default_rng(seed).choice(size, size=max_checks, replace=False).tolist()
 
 
 def compare(name: str, analytic, numeric, checked: int) -> TensorError:
-    """Summarise the gap between two gradients (only the checked entries are non-NaN in ``numeric``)."""
+    r"""Summarise the gap between two gradients (only the checked entries are non-NaN in `numeric`).
+
+    **Error measures**, per tensor, with $\alpha_k$ the analytic and $\nu_k$ the numerical
+    gradient, over the checked entries $k$:
+
+    $$
+    \begin{aligned}
+    \varepsilon_\text{abs} &= \max_k |\alpha_k - \nu_k|, \\
+    \varepsilon_\text{rel} &= \frac{\varepsilon_\text{abs}}{\max\bigl(\max_k |\nu_k|,\ \max_k |\alpha_k|,\ 10^{-3}\bigr)},
+    \end{aligned}
+    $$
+
+    reported as `max_abs` and `max_rel`. The floor $10^{-3}$ (`SCALE_FLOOR`) matters only for
+    gradients that are (nearly) zero, such as the bias of a convolution followed by BatchNorm,
+    whose gradient is exactly 0: there the numerical estimate is pure rounding noise (about
+    $10^{-10}$) and dividing by it would report a 100% error for a correct pass.
+    """
     a, n = B.to_numpy(analytic).ravel(), B.to_numpy(numeric).ravel()
     keep = ~B.host.isnan(n)
     a, n = a[keep], n[keep]
@@ -123,10 +117,31 @@ def compare(name: str, analytic, numeric, checked: int) -> TensorError:
 
 
 def numerical_gradient(f, v, eps: float = 1e-6, max_checks=None, seed: int = 0):
-    """Central-difference gradient of the scalar function ``f()`` with respect to array ``v``.
+    r"""Central-difference gradient of the scalar function `f()` with respect to array `v`.
 
-    ``v`` is perturbed in place (and restored), so ``f`` must read it. Entries not
-    checked (when ``max_checks`` limits the count) are NaN. Returns (gradient, count).
+    `v` is perturbed in place (and restored), so `f` must read it. Entries not checked (when
+    `max_checks` limits the count; a seeded random subset is checked) are NaN. Returns
+    `(gradient, count)`.
+
+    **Central differences.** Entry $k$ perturbs element $k$ of $v$ by $\pm h$, $h$ = `eps`,
+    along the unit vector $e_k$. Expanding both perturbed values in Taylor series and
+    subtracting,
+
+    $$
+    \begin{aligned}
+    f(v \pm h e_k) &= f(v) \pm h\, \frac{\partial f}{\partial v_k} + \frac{h^2}{2}\, \frac{\partial^2 f}{\partial v_k^2}
+    \pm \frac{h^3}{6}\, \frac{\partial^3 f}{\partial v_k^3} + O(h^4), \\
+    \frac{f(v + h e_k) - f(v - h e_k)}{2h} &= \frac{\partial f}{\partial v_k}
+    + \frac{h^2}{6}\, \frac{\partial^3 f}{\partial v_k^3} + O(h^4),
+    \end{aligned}
+    $$
+
+    the even terms cancel: the truncation error is $O(h^2)$. Rounding adds
+    $O(10^{-16} |f| / h)$ in float64 (each value of $f$ carries a relative error of about
+    $10^{-16}$, and the difference is divided by $2h$). With $h = 10^{-6}$ a correct backward
+    pass therefore agrees to about $10^{-9}$ relative error, while a wrong one is off by
+    $O(1)$. float32 cannot resolve this: the checks insist on float64
+    (`npgan.backend.set_dtype("float64")` before building the layer).
     """
     xp = B.get_backend()
     grad = xp.full(v.shape, float("nan"), dtype=v.dtype)
@@ -145,11 +160,23 @@ def numerical_gradient(f, v, eps: float = 1e-6, max_checks=None, seed: int = 0):
 
 def gradcheck(layer, x, training: bool = True, eps: float = 1e-6, seed: int = 0,
               max_checks=None) -> GradcheckReport:
-    """Check ``layer.backward`` for the input and every parameter at input ``x``.
+    r"""Check `layer.backward` for the input and every parameter at input `x`.
 
-    The layer's ``.grad`` arrays are left holding the analytic gradients of
-    L = sum(layer(x) * R). ``max_checks`` limits the entries checked per tensor
-    (a seeded random subset) for big tensors.
+    **The scalar probe.** For the layer $y = f(x; \theta)$ the check draws a fixed random $r$
+    of y's shape from a standard normal (with `seed`) and checks the scalar
+
+    $$
+    L = \langle y, r \rangle = \sum_k y_k\, r_k,
+    $$
+
+    so that $\bar y = \partial L/\partial y = r$: a random *direction* for the upstream
+    gradient, as in Chainer's `gradient_check`. The analytic adjoints $\bar x$ and $\bar\theta$
+    come from one `backward(r)`, the numerical ones from `numerical_gradient` of $L$ for
+    every element of the input and of every parameter, and `compare` reports the gap.
+
+    The layer's `.grad` arrays are left holding the analytic gradients of $L$. `max_checks`
+    limits the entries checked per tensor (a seeded random subset) for big tensors. The input
+    and every parameter must be float64.
     """
     _require_float64(x, "the input")
     for p in layer.parameters():
@@ -177,7 +204,7 @@ def gradcheck(layer, x, training: bool = True, eps: float = 1e-6, seed: int = 0,
 
 
 def _check_parameters(report, layer, f, eps, max_checks, seed, buffers, rng_state) -> GradcheckReport:
-    """Every parameter's analytic ``.grad`` against central differences of f(); then restore the
+    """Every parameter's analytic `.grad` against central differences of f(); then restore the
     buffers and the random state the check started from."""
     for name, p in layer.named_parameters():
         analytic = p.grad.copy()
@@ -191,7 +218,9 @@ def _check_parameters(report, layer, f, eps, max_checks, seed, buffers, rng_stat
 
 def gradcheck_loss(loss_fn, logits, targets, eps: float = 1e-6, max_checks=None,
                    seed: int = 0) -> GradcheckReport:
-    """Check a loss ``loss_fn(logits, targets) -> (value, grad_logits)`` against central differences."""
+    """Check a loss `loss_fn(logits, targets) -> (value, grad_logits)` against central differences.
+
+    The loss's value is itself the scalar checked, so no probe is needed; the logits must be float64."""
     _require_float64(logits, "the logits")
     logits = logits.copy()
     _, analytic = loss_fn(logits, targets)
@@ -204,8 +233,23 @@ def gradcheck_loss(loss_fn, logits, targets, eps: float = 1e-6, max_checks=None,
 
 def double_gradcheck(layer, x, training: bool = True, eps: float = 1e-6, seed: int = 0,
                      max_checks=None) -> GradcheckReport:
-    """Check ``layer.double_backward`` for its grad_out, its input and every parameter at
-    input ``x``: the gradients of S = sum(ggx * backward(G)) for random G and ggx."""
+    r"""Check `layer.double_backward` for its grad_out, its input and every parameter at input `x`.
+
+    **The second-order probe** (as Chainer's `check_double_backward`). With random $\bar y$
+    (y's shape) and $\tilde{\bar x}$ (x's shape, `ggx`), both standard normal (with `seed`),
+    the input gradient $\bar x = \bar x(x, \bar y, \theta)$, recomputed by `backward` from a
+    fresh forward pass, is probed by the scalar
+
+    $$
+    P = \langle \tilde{\bar x}, \bar x \rangle, \qquad \frac{\partial P}{\partial \bar x} = \tilde{\bar x},
+    $$
+
+    which plays the role of a gradient penalty: its adjoint with respect to $\bar x$ is exactly
+    the `ggx` that `double_backward(ggx, grad_out)` receives. The gradients that pass claims,
+    $\tilde{\bar y} = \partial P/\partial \bar y$ (its first result), $\tilde x = \partial P/\partial x$
+    (its second) and $\tilde\theta = \partial P/\partial\theta$ (added to `.grad`), are each
+    checked by `numerical_gradient` of $P$. The input must be float64.
+    """
     from .nn.module import frozen, record_backward
     _require_float64(x, "the input")
     x = x.copy()

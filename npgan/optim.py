@@ -1,9 +1,17 @@
 r"""Optimisers: SGD (momentum, Nesterov) and Adam, with PyTorch's exact update rules.
 
-Both read ``p.grad`` and update ``p.data`` in place, one parameter array at a
-time, writing into preallocated state buffers (``out=``) so a step allocates
-little. ``weight_decay`` is L2 regularisation added to the gradient
-(g <- g + wd * p), as in ``torch.optim.SGD`` / ``torch.optim.Adam``.
+Both read `p.grad` and update `p.data` in place, one parameter array at a time,
+writing into preallocated state buffers (`out=`) so a step allocates little.
+
+For a parameter $\theta$ with gradient $\bar\theta = \partial L/\partial\theta$ (`p.grad`),
+`weight_decay` $\lambda$ is L2 regularisation added to the gradient, as in
+`torch.optim.SGD` / `torch.optim.Adam` (not AdamW's decoupled decay):
+
+$$
+g = \bar\theta + \lambda\,\theta = \frac{\partial}{\partial\theta}\Bigl(L + \frac{\lambda}{2}\|\theta\|^2\Bigr).
+$$
+
+Each class's docstring gives its update of $\theta$ from $g$.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ class Optimizer:
         return ()
 
     def state_dict(self) -> dict:
-        """Step count and every state buffer, as host arrays: ``{"t": ..., "m.0": ..., ...}``."""
+        """Step count and every state buffer, as host arrays: `{"t": ..., "m.0": ..., ...}`."""
         out = {"t": B.host.asarray(self.t)}
         for slot in self._slots():
             for i, buf in enumerate(getattr(self, slot)):
@@ -62,16 +70,24 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    r"""Stochastic gradient descent with optional (Nesterov) momentum.
+    r"""Stochastic gradient descent with optional (Nesterov) momentum, as `torch.optim.SGD` (dampening 0).
 
-    With g = grad + wd * p and momentum mu (PyTorch, dampening 0)::
+    At step $t = 1, 2, \dots$, with learning rate $\eta$ (`lr`), momentum $\mu$ (`momentum`,
+    default 0), weight decay $\lambda$ (`weight_decay`, default 0) and the gradient
+    $\bar\theta_t$ read from `p.grad`:
 
-        b <- g                 (first step)
-        b <- mu * b + g        (later steps)
-        d  = g + mu * b        (nesterov)   or   d = b   (plain momentum)
-        p <- p - lr * d
+    $$
+    \begin{aligned}
+    g_t &= \bar\theta_t + \lambda\,\theta_{t-1}, \\
+    b_t &= \begin{cases} g_t & t = 1, \\ \mu\, b_{t-1} + g_t & t > 1, \end{cases} \\
+    d_t &= \begin{cases} g_t + \mu\, b_t & \text{Nesterov}, \\ b_t & \text{plain momentum}, \end{cases} \\
+    \theta_t &= \theta_{t-1} - \eta\, d_t.
+    \end{aligned}
+    $$
 
-    With mu = 0 this is plain p <- p - lr * g.
+    The momentum buffer $b$ is created on the first step. With $\mu = 0$ there is no
+    buffer and this is plain $\theta_t = \theta_{t-1} - \eta\, g_t$. `nesterov=True` needs
+    $\mu > 0$; a negative momentum or weight decay is refused.
     """
 
     _lazy_state = True
@@ -106,15 +122,44 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    r"""Adam (Kingma & Ba 2015) with bias correction, as in ``torch.optim.Adam``.
+    r"""Adam (Kingma & Ba 2015) with bias correction, as in `torch.optim.Adam`.
 
-    With g = grad + wd * p, at step t = 1, 2, ...::
+    At step $t = 1, 2, \dots$, with learning rate $\eta$ (`lr`, default $10^{-3}$),
+    $(\beta_1, \beta_2)$ (`betas`, default $(0.9, 0.999)$, each in $[0, 1)$), $\epsilon$
+    (`eps`, default $10^{-8}$, positive), weight decay $\lambda$ (`weight_decay`, default 0),
+    the gradient $\bar\theta_t$ read from `p.grad`, and $m_0 = v_0 = 0$:
 
-        m <- b1 * m + (1 - b1) * g
-        v <- b2 * v + (1 - b2) * g^2
-        p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    $$
+    \begin{aligned}
+    g_t &= \bar\theta_t + \lambda\,\theta_{t-1}, \\
+    m_t &= \beta_1 m_{t-1} + (1 - \beta_1)\, g_t, \\
+    v_t &= \beta_2 v_{t-1} + (1 - \beta_2)\, g_t \odot g_t, \\
+    \hat m_t &= \frac{m_t}{1 - \beta_1^t}, \qquad \hat v_t = \frac{v_t}{1 - \beta_2^t}, \\
+    \theta_t &= \theta_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
+    \end{aligned}
+    $$
 
-    DCGAN's recipe is lr = 2e-4, betas = (0.5, 0.999).
+    (square root and division elementwise; $\epsilon$ is added after the bias correction,
+    as PyTorch does).
+
+    **Why the bias correction.** Unrolling the recursion from $m_0 = 0$,
+
+    $$
+    m_t = (1 - \beta_1) \sum_{\tau=1}^{t} \beta_1^{t-\tau} g_\tau,
+    $$
+
+    whose weights sum to $(1 - \beta_1)(1 + \beta_1 + \dots + \beta_1^{t-1}) = 1 - \beta_1^t$.
+    For a constant gradient $g$, $m_t = (1 - \beta_1^t)\, g$: a zero-initialised average is
+    biased towards 0 early on, and dividing by $1 - \beta_1^t$ makes $\hat m_t = g$. The
+    same holds for $v_t$ and $g \odot g$ with $\beta_2$.
+
+    The code applies the last line in the equivalent form
+
+    $$
+    \theta_t = \theta_{t-1} - \frac{\eta}{1 - \beta_1^t} \cdot \frac{m_t}{\sqrt{v_t} / \sqrt{1 - \beta_2^t} + \epsilon}.
+    $$
+
+    DCGAN's recipe is $\eta = 2 \times 10^{-4}$, $(\beta_1, \beta_2) = (0.5, 0.999)$.
     """
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
@@ -138,9 +183,10 @@ class Adam(Optimizer):
     BLOCK = 1 << 16
 
     def step(self) -> None:
-        """One update of every parameter; the math is the class docstring's, the memory
-        traffic is not: on NumPy each contiguous array is updated block by block, every
-        operation for a block running while it sits in cache (a fused update: about one
+        """One update of every parameter: the math is the class docstring's.
+
+        The memory traffic is not: on NumPy each contiguous array is updated block by block,
+        every operation for a block running while it sits in cache (a fused update: about one
         trip to memory instead of a dozen)."""
         self.t += 1
         b1, b2 = self.betas
@@ -178,8 +224,10 @@ class Adam(Optimizer):
 
 
 def grad_norm(params):
-    """Global L2 norm of the gradients, sqrt(sum over parameters of sum(grad^2)), as a 0-d
-    array of the current backend (``float()`` reads it; on a GPU only then does the host wait)."""
+    r"""Global L2 norm of the gradients, $\sqrt{\sum_\theta \sum_k \bar\theta_k^2}$.
+
+    The sums run over the parameters $\theta$ and their elements $k$. A 0-d array of the
+    current backend (`float()` reads it; on a GPU only then does the host wait)."""
     xp = B.get_backend()
     # a dot product per array: BLAS, no squared temporary
     return xp.sqrt(sum(xp.vdot(p.grad.ravel(), p.grad.ravel()) for p in params))

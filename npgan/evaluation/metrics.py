@@ -1,35 +1,35 @@
-"""Sample-quality metrics for the built-in data sets.
+r"""Sample-quality metrics for the built-in data sets.
 
-Mode metrics (VEEGAN, Srivastava et al. 2017; PacGAN, Lin et al. 2018), on
-samples from a mixture of Gaussians with known modes and std sigma:
+**Mode metrics** (VEEGAN, Srivastava et al. 2017; PacGAN, Lin et al. 2018), on samples
+from a mixture of Gaussians with $K$ known modes and standard deviation $\sigma$
+(defined in `mode_metrics`):
 
-* a sample is **high quality** when it lies within 3 sigma of its nearest mode;
-* a mode is **captured** when at least one high-quality sample has it as its
-  nearest mode;
-* **reverse KL**: KL(q || u) between q, the histogram of the high-quality
-  samples over the modes, and u, the uniform histogram the data has. It is 0
-  when every mode gets its fair share and log(K) when one mode gets them all.
+* a sample is **high quality** when it lies within $3\sigma$ of its nearest mode;
+* a mode is **captured** when at least one high-quality sample has it as its nearest mode;
+* **reverse KL**: $\mathrm{KL}(q \,\|\, u)$ between $q$, the histogram of the high-quality
+  samples over the modes, and $u$, the uniform histogram the data has (`reverse_kl`). It is
+  0 when every mode gets its fair share and $\log K$ when one mode gets them all.
 
-``off_mode_profile`` splits the rest: a mode's tails (3-6 sigma) against samples
-between the modes (beyond 6 sigma), and the spread of the near-mode samples.
-``mode_shares`` is the share of samples nearest each mode, with no threshold.
-``latent_mode_map`` shows where a generator with a 2-D latent space sends each z:
-the mode G(z) lands on, over a grid of z (a dropped mode is one no z reaches).
+`off_mode_profile` splits the rest: a mode's tails ($3\sigma$ to $6\sigma$) against samples
+between the modes (beyond $6\sigma$), and the spread of the near-mode samples. `mode_shares`
+is the share of samples nearest each mode, with no threshold. `latent_mode_map` shows where
+a generator with a 2-D latent space sends each $z$: the mode $G(z)$ lands on, over a grid of
+$z$ (a dropped mode is one no $z$ reaches).
 
-``mmd2`` is the unbiased squared MMD between samples and data (any data set),
-the same estimator the MMD trainer minimises (``npgan.losses.mmd2``).
+`mmd2` is the unbiased squared MMD between samples and data (any data set), the same
+estimator the MMD trainer minimises (`npgan.losses.mmd2`).
 
-Image metrics, in the feature space of a classifier (``npgan.evaluation.classifier``, trained
-with npgan on Fashion-MNIST; the FID of Heusel et al. 2017 does the same with
+**Image metrics**, in the feature space of a classifier (`npgan.evaluation.classifier`,
+trained with npgan on Fashion-MNIST; the FID of Heusel et al. 2017 does the same with
 Inception features):
 
-* **Frechet distance** between Gaussians fitted to real and generated features,
-  ``|mu_r - mu_g|^2 + Tr(S_r + S_g - 2 (S_r S_g)^{1/2})``: 0 for identical
-  statistics, growing with any difference in mean or covariance;
-* **class coverage**: the histogram of the classifier's labels over generated
-  images, summarised as exp(entropy) / K, the effective fraction of the K
-  classes a generator produces (1 when every class gets its share, 1/K when a
-  collapsed generator draws one class only).
+* **Fréchet distance** between Gaussians fitted to real and generated features
+  (`frechet_distance`): 0 for identical statistics, growing with any difference in mean or
+  covariance;
+* **class coverage**: the histogram $\rho$ of the classifier's labels over generated images,
+  summarised as $e^{H(\rho)}/C$, $H$ the entropy: the effective fraction of the $C$ classes a
+  generator produces (`class_coverage`), 1 when every class gets its share, $1/C$ when a
+  collapsed generator draws one class only.
 """
 
 from __future__ import annotations
@@ -54,7 +54,32 @@ def _nearest_mode(samples, modes, where: str):
 
 
 def mode_metrics(samples, modes, std: float) -> dict:
-    """Modes captured, high-quality fraction and reverse KL for samples (n, d) around modes (K, d)."""
+    r"""Modes captured, high-quality fraction and reverse KL for samples $(n, d)$ around modes $(K, d)$.
+
+    **Definitions.** For samples $x_1, \dots, x_n$ and modes $m_1, \dots, m_K$ of standard
+    deviation $\sigma$ = `std`, each sample has a nearest mode $\kappa_i$ and a distance
+    $\delta_i$ to it:
+
+    $$
+    \kappa_i = \arg\min_k \|x_i - m_k\|, \qquad \delta_i = \|x_i - m_{\kappa_i}\|.
+    $$
+
+    * sample $i$ is **high quality** when $\delta_i \le 3\sigma$;
+    * mode $k$ is **captured** when some high-quality sample has $\kappa_i = k$;
+    * **reverse KL** is $\mathrm{KL}(q \,\|\, u)$ (`reverse_kl`) of the histogram $q$ of the
+      high-quality samples over the modes to the uniform $u_k = 1/K$ the data has. "Reverse"
+      because the generator's distribution comes first, as in $\mathrm{KL}(p_g \,\|\, p_\text{data})$.
+
+    With $\mathcal H = \{i : \delta_i \le 3\sigma\}$ the high-quality samples,
+
+    $$
+    q_k = \frac{\#\{i \in \mathcal H : \kappa_i = k\}}{\#\mathcal H}.
+    $$
+
+    Returns `modes` (the number captured), `n_modes` ($K$), `high_quality`
+    ($\#\mathcal H / n$) and `reverse_kl` ($\log K$, as far as it gets, when no sample is
+    high quality).
+    """
     assign = mode_assignment(samples, modes, std)
     hq = assign >= 0
     k = len(modes)
@@ -69,39 +94,49 @@ def mode_metrics(samples, modes, std: float) -> dict:
 
 
 def reverse_kl(shares) -> float:
-    """KL(q || u) of shares q (K,) over the modes (summing to 1) to the uniform u = 1/K:
-    0 when every mode has its fair share, log K when one mode has them all."""
+    r"""$\mathrm{KL}(q \,\|\, u)$ of shares $q$ $(K,)$ over the modes (summing to 1) to the uniform $u_k = 1/K$.
+
+    $$
+    \mathrm{KL}(q \,\|\, u) = \sum_k q_k \log \frac{q_k}{1/K} = \log K + \sum_k q_k \log q_k = \log K - H(q),
+    $$
+
+    with $0 \log 0 = 0$ (empty modes are left out of the sum): 0 when every mode has its fair
+    share ($H(q) = \log K$), $\log K$ when one mode has them all ($H(q) = 0$).
+    """
     q = B.host.asarray(shares, dtype=B.host.float64)
     q = q[q > 0]
     return float((q * B.host.log(q * len(shares))).sum())
 
 
 def mode_assignment(samples, modes, std: float):
-    """For each sample, the index of its nearest mode when it is high quality (within 3 std),
-    else -1: a host int array (n,). ``mode_metrics`` counts these; ``latent_mode_map`` lays
-    them out over a grid of latent codes."""
+    r"""For each sample, the index $\kappa_i$ of its nearest mode when it is high quality ($\delta_i \le 3\sigma$), else $-1$.
+
+    A host int array $(n,)$. `mode_metrics` counts these; `latent_mode_map` lays them out
+    over a grid of latent codes."""
     nearest, dist = _nearest_mode(samples, modes, "mode_assignment")
     return B.host.where(dist <= 3 * std, nearest, -1)
 
 
 def mode_shares(samples, modes):
-    """The share of the samples whose nearest mode is mode k, for each k: a host float array
-    (K,) that sums to 1. No quality threshold: a generator whose mass sits between two modes
-    still shows where it leans, so a series of these over training steps shows a collapsed
-    generator moving from mode to mode (``demos/mode_collapse.py``'s heat map)."""
+    r"""The share of the samples whose nearest mode is mode $k$, for each $k$: a host float array $(K,)$ that sums to 1.
+
+    No quality threshold: a generator whose mass sits between two modes still shows where
+    it leans, so a series of these over training steps shows a collapsed generator moving
+    from mode to mode (`demos/mode_collapse.py`'s heat map)."""
     nearest, _ = _nearest_mode(samples, modes, "mode_shares")
     return B.host.bincount(nearest, minlength=len(modes)) / max(len(nearest), 1)
 
 
 def latent_mode_map(trainer, dataset, n: int = 201):
-    """Which mode each latent code z lands on: G's map of a 2-D latent space.
+    r"""Which mode each latent code $z$ lands on: G's map of a 2-D latent space.
 
-    z runs over an n x n grid covering the noise prior (U[-1, 1]^2: the whole square;
-    N(0, I): [-3, 3]^2, 99.5% of its mass). Returns ``(assign, extent)``: ``assign`` (n, n),
-    row i at z_2 = the i-th grid value from the bottom and column j at z_1 the j-th, holding
-    ``mode_assignment`` of G(z) (-1 where G(z) is not within 3 std of a mode); ``extent``
-    the grid's half-width. A continuous G must carry z across the gaps between modes, so
-    the cells are separated by thin -1 borders; a mode with no cell is dropped.
+    $z$ runs over an $n \times n$ grid covering the noise prior ($\mathcal U[-1, 1]^2$: the
+    whole square; $\mathcal N(0, I)$: $[-3, 3]^2$, 99.5% of its mass). Returns
+    `(assign, extent)`: `assign` $(n, n)$, row $i$ at $z_2$ = the $i$-th grid value from the
+    bottom and column $j$ at $z_1$ the $j$-th, holding `mode_assignment` of $G(z)$ ($-1$ where
+    $G(z)$ is not within 3 std of a mode); `extent` the grid's half-width. A continuous G
+    must carry $z$ across the gaps between modes, so the cells are separated by thin $-1$
+    borders; a mode with no cell is dropped. Needs a 2-D latent space and 2-D data.
     """
     if trainer.latent_dim != 2 or dataset.dim != 2:
         raise ValueError(f"latent_mode_map: needs a 2-D latent space and 2-D data, got "
@@ -115,15 +150,31 @@ def latent_mode_map(trainer, dataset, n: int = 201):
 
 
 def off_mode_profile(samples, modes, std: float) -> dict:
-    """Where the samples that are not high quality lie, by distance d to the nearest mode in stds.
+    r"""Where the samples that are not high quality lie, by their distance to the nearest mode in stds.
 
-    * ``tails``: 3 < d <= 6, the tails of a mode. Data from the mixture itself puts
-      exp(-9/2) = 1.1% of its mass beyond 3 std in 2-D (the distance of a 2-D Gaussian
-      sample is Rayleigh-distributed), so a perfect generator scores 98.9% high quality;
-    * ``between``: d > 6, samples between the modes (for a continuous generator, on the
-      paths it draws from one mode to the next);
-    * ``spread``: rms per-coordinate distance of the samples with d <= 6, in stds: 1.0
-      when the modes have the data's width, below 1 when they are too narrow.
+    With $r_i = \|x_i - m_{\kappa_i}\| / \sigma$ the distance of sample $i$ to its nearest mode
+    in standard deviations $\sigma$ = `std`:
+
+    * `tails`: the fraction with $3 < r_i \le 6$, the tails of a mode. Data from the mixture
+      itself puts $e^{-9/2} = 1.1\%$ of its mass beyond 3 std in 2-D, so a perfect generator
+      scores 98.9% high quality (derived below);
+    * `between`: the fraction with $r_i > 6$, samples between the modes (for a continuous
+      generator, on the paths it draws from one mode to the next);
+    * `spread`: the rms per-coordinate distance of the near samples
+      $S = \{i : r_i \le 6\}$, in stds, $\sqrt{\sum_{i \in S} r_i^2 / (\#S \cdot \dim)}$ with
+      $\dim$ the data's dimension: 1.0 when the modes have the data's width, below 1 when they
+      are too narrow (NaN when no sample is that close).
+
+    Also returns `high_quality`, the fraction with $r_i \le 3$.
+
+    **The 1.1%.** In 2-D, a sample of an isotropic Gaussian mode has
+    $r^2 = \xi_1^2 + \xi_2^2$ for independent standard normals $\xi_1, \xi_2$: a $\chi^2$
+    with 2 degrees of freedom, whose density at $s = r^2$ is $\frac12 e^{-s/2}$ (the distance
+    $r$ is Rayleigh-distributed). So
+
+    $$
+    \Pr(r > 3) = \int_9^\infty \tfrac12 e^{-s/2}\, ds = e^{-9/2} \approx 0.011.
+    $$
     """
     _, dist = _nearest_mode(samples, modes, "off_mode_profile")
     d = dist / std
@@ -138,13 +189,16 @@ def off_mode_profile(samples, modes, std: float) -> dict:
 
 
 def mmd2(samples, data, bandwidths=DEFAULT_BANDWIDTHS) -> float:
-    """Unbiased MMD^2 between two sample sets (current backend or host arrays)."""
+    r"""Unbiased $\widehat{\mathrm{MMD}}^2$ between two sample sets (current backend or host arrays), as a float.
+
+    The estimator of `npgan.losses.mmd2`, with its default bandwidths unless given."""
     return float(_mmd2(B.asarray(samples), B.asarray(data), bandwidths)[0])
 
 
 def evaluate(samples, dataset, n_mmd: int = 2500) -> dict:
-    """Mode metrics on all ``samples``, and MMD^2 between the first ``n_mmd`` of them and as
-    many fresh data samples (MMD^2 costs O(n^2): training logs use a smaller n_mmd)."""
+    r"""Mode metrics on all `samples`, and $\widehat{\mathrm{MMD}}^2$ between the first `n_mmd` of them and fresh data.
+
+    As many fresh data samples are drawn. $\widehat{\mathrm{MMD}}^2$ costs $O(n^2)$: training logs use a smaller `n_mmd`."""
     out = mode_metrics(samples, dataset.modes(), dataset.std)
     n = min(n_mmd, samples.shape[0])
     out["mmd2"] = mmd2(samples[:n], dataset.sample(n))
@@ -152,7 +206,9 @@ def evaluate(samples, dataset, n_mmd: int = 2500) -> dict:
 
 
 def feature_stats(features):
-    """(mean (d,), covariance (d, d)) of features (n, d), on the host in float64."""
+    r"""$(\mu, \Sigma)$, mean $(d,)$ and covariance $(d, d)$, of features $(n, d)$, on the host in float64.
+
+    At least 2 rows are needed (the covariance divides by $n - 1$)."""
     f = B.to_numpy(features).astype(B.host.float64)
     if f.ndim != 2 or f.shape[0] < 2:
         raise ValueError(f"feature_stats: expected features of shape (n >= 2, d), received {tuple(f.shape)}")
@@ -166,13 +222,38 @@ def _sqrt_psd(s):
 
 
 def frechet_distance(stats_a, stats_b) -> float:
-    r"""Frechet (2-Wasserstein) distance between N(mu_a, S_a) and N(mu_b, S_b)::
+    r"""Fréchet (2-Wasserstein) distance between $\mathcal N(\mu_a, \Sigma_a)$ and $\mathcal N(\mu_b, \Sigma_b)$, as a float.
 
-        d^2 = |mu_a - mu_b|^2 + Tr(S_a) + Tr(S_b) - 2 Tr((S_a^{1/2} S_b S_a^{1/2})^{1/2})
+    `stats_a`, `stats_b` are `(mean, cov)` pairs from `feature_stats`; statistics of
+    different sizes are refused.
 
-    The last trace equals Tr((S_a S_b)^{1/2}); written with the symmetric matrix
-    S_a^{1/2} S_b S_a^{1/2} it needs only symmetric eigendecompositions (stable, no
-    complex round-off). ``stats_*`` are ``(mean, cov)`` pairs from ``feature_stats``.
+    **Definition.** For Gaussians the squared 2-Wasserstein distance has the closed form
+
+    $$
+    d_F^2 = \|\mu_a - \mu_b\|^2 + \operatorname{tr}\bigl(\Sigma_a + \Sigma_b - 2 (\Sigma_a \Sigma_b)^{1/2}\bigr).
+    $$
+
+    **How it is computed.** $\Sigma_a \Sigma_b$ is not symmetric, and a general matrix
+    square root can leave complex round-off. But with the symmetric square root
+    $\Sigma_a^{1/2}$ (from an eigendecomposition) and $\Sigma_a$ invertible,
+
+    $$
+    \Sigma_a \Sigma_b = \Sigma_a^{1/2} \bigl(\Sigma_a^{1/2} \Sigma_b \Sigma_a^{1/2}\bigr) \Sigma_a^{-1/2},
+    $$
+
+    so $\Sigma_a \Sigma_b$ is similar to the symmetric positive semi-definite
+    $M = \Sigma_a^{1/2} \Sigma_b \Sigma_a^{1/2}$ and has the same eigenvalues
+    $\lambda_i \ge 0$. The trace of a square root is the sum of the square roots of the
+    eigenvalues, hence
+
+    $$
+    \operatorname{tr}(\Sigma_a \Sigma_b)^{1/2} = \operatorname{tr} M^{1/2} = \sum_i \sqrt{\lambda_i},
+    \qquad
+    d_F^2 = \|\mu_a - \mu_b\|^2 + \operatorname{tr} \Sigma_a + \operatorname{tr} \Sigma_b - 2 \sum_i \sqrt{\lambda_i},
+    $$
+
+    which needs only symmetric eigendecompositions (stable, no complex round-off).
+    Eigenvalues below 0 by rounding are clipped to 0, and so is the result.
     """
     (mu_a, s_a), (mu_b, s_b) = stats_a, stats_b
     if mu_a.shape != mu_b.shape or s_a.shape != s_b.shape:
@@ -185,9 +266,11 @@ def frechet_distance(stats_a, stats_b) -> float:
 
 
 def label_accuracy(assigned, labels, n_classes: int) -> dict:
-    """For a conditional generator: the share of the samples drawn for class k that land on
-    class k (by a classifier's prediction, or a mixture's mode assignment), per class and the
-    mean over classes. ``assigned`` may hold -1 (no class: off every mode)."""
+    r"""For a conditional generator: the share of the samples drawn for class $k$ that land on class $k$.
+
+    By a classifier's prediction, or a mixture's mode assignment; per class, and the mean
+    over the classes drawn (`label_accuracy`, `label_accuracy_per_class`, NaN for a class
+    not drawn). `assigned` may hold $-1$ (no class: off every mode)."""
     got = B.to_numpy(assigned).astype(B.host.int64).ravel()
     want = B.host.asarray(labels).astype(B.host.int64).ravel()
     if got.shape != want.shape:
@@ -200,7 +283,20 @@ def label_accuracy(assigned, labels, n_classes: int) -> dict:
 
 
 def class_coverage(labels, n_classes: int) -> dict:
-    """Spread of predicted class labels: histogram, exp(entropy)/K, and classes with >= 1/(2K) share."""
+    r"""Spread of predicted class labels: histogram, $e^{H(\rho)}/C$, and classes with at least a $1/(2C)$ share.
+
+    For $C$ = `n_classes`, with $\rho_c$ the share of the labels equal to $c$ and
+    $H(\rho) = -\sum_c \rho_c \log \rho_c$ its entropy ($0 \log 0 = 0$),
+
+    $$
+    \text{class coverage} = \frac{e^{H(\rho)}}{C}, \qquad \text{classes covered} = \#\{c : \rho_c \ge 1/(2C)\}.
+    $$
+
+    $e^{H(\rho)}$ is the effective number of classes: $C$ for the uniform $\rho$ (coverage 1),
+    1 when one class has every label (coverage $1/C$). Returns `class_coverage`,
+    `classes_covered` and `class_histogram` ($\rho$, rounded to 4 places). Labels outside
+    $[0, C)$, or none, are refused.
+    """
     lab = B.to_numpy(labels).astype(B.host.int64).ravel()
     if lab.size == 0 or lab.min() < 0 or lab.max() >= n_classes:
         raise ValueError(f"class_coverage: expected labels in [0, {n_classes}), received "

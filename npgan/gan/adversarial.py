@@ -1,40 +1,8 @@
-r"""The adversarial trainer: Algorithm 1 of Goodfellow et al. (2014), with the usual options.
+"""The adversarial trainer: Algorithm 1 of Goodfellow et al. (2014), with the usual options.
 
-D and G play the minimax game with value function::
-
-    V(D, G) = E_{x ~ p_data}[log D(x)] + E_{z ~ p_z}[log(1 - D(G(z)))]
-
-D maximises V; G minimises it. With D = sigmoid(logit) every term is a sigmoid
-cross-entropy on logits (``npgan.losses``): -log D(x) = l(logit, 1) and
--log(1 - D(G(z))) = l(logit, 0). So the discriminator *minimises*::
-
-    L_D = l(D(x), 1) + l(D(G(z)), 0)            (= -V, the estimate this step reports)
-
-and the generator, in the paper's form (``loss="minimax"``), minimises::
-
-    L_G = log(1 - D(G(z))) = -l(D(G(z)), 0)
-
-whose gradient vanishes when D confidently rejects the fakes (D(G(z)) -> 0),
-exactly early in training. The *non-saturating* loss (the default; the paper's
-own advice) has the same fixed point but strong gradients there::
-
-    L_G = -log D(G(z)) = l(D(G(z)), 1)
-
-The losses themselves are objects in ``npgan.gan.losses`` (these two and any other
-registered there). One ``train_step`` = k discriminator updates (``d_steps``, each on a fresh real
-minibatch and fresh noise) then one generator update. Backprop path for G:
-dL_G/dlogit -> D.backward -> dL_G/dx_fake -> G.backward -> G's parameter gradients.
-
-Gradient penalties (``npgan.gan.penalties``, hand-written double backprop): ``gp`` = lambda
-adds lambda * mean (||grad D(x~)|| - 1)^2 on random interpolates x~ = e x + (1 - e) G(z),
-e ~ U[0, 1] per sample (WGAN-GP, Gulrajani et al. 2017); ``r1`` = gamma adds
-gamma/2 * mean ||grad D(x)||^2 on the real samples (R1, Mescheder et al. 2018). Both enter
-D's loss only, and need a critic without BatchNorm.
-
-Options: one-sided label smoothing (real targets 1 - s, fake targets stay 0,
-Salimans et al. 2016); packing (PacGAN, Lin et al. 2018): D judges ``pack``
-samples at once, concatenated along the feature/channel axis, which makes a
-collapsed generator easy to spot; normal or uniform noise.
+`GANTrainer`'s docstring gives the game, the algorithm one training step follows, the gradient
+penalties and the options; `pack_samples` and `unpack_grad` are PacGAN's packing and its
+adjoint.
 """
 
 from __future__ import annotations
@@ -49,7 +17,11 @@ from .penalties import gradient_penalty
 
 
 def pack_samples(x, m: int):
-    """(N, F, ...) -> (N/m, m*F, ...): m consecutive samples become one packed sample."""
+    r"""$(N, F, \dots) \to (N/m, mF, \dots)$: $m$ consecutive samples become one packed sample.
+
+    Packed sample $j$ holds samples $jm, \dots, jm + m - 1$, their features (or channels)
+    side by side. $N$ must be a multiple of $m$; $m = 1$ returns `x` itself.
+    """
     if m == 1:
         return x
     if x.shape[0] % m:
@@ -58,18 +30,86 @@ def pack_samples(x, m: int):
 
 
 def unpack_grad(g, shape):
-    """The adjoint of ``pack_samples``: a reshape back to the unpacked shape."""
+    """The adjoint of `pack_samples`: a reshape back to the unpacked shape.
+
+    A reshape only renames the elements, so its adjoint is the inverse reshape."""
     return g.reshape(shape)
 
 
 @register_trainer
 class GANTrainer(Trainer):
-    """Adversarial training of ``generator`` against ``discriminator``.
+    r"""Adversarial training of `generator` against `discriminator`: Algorithm 1 of Goodfellow et al. (2014).
 
-    ``discriminator`` must output one *logit* per (packed) sample, shape (N/pack, 1):
-    no final Sigmoid; the loss applies it stably. ``loss`` is a name registered in
-    ``npgan.gan.losses.GAN_LOSSES`` or a ``GANLoss``. Default optimisers: Adam with
-    ``lr`` and ``betas``; ``g_optimizer`` / ``d_optimizer`` replace them.
+    `discriminator` must output one *logit* per (packed) sample, shape $(N/m, 1)$ for
+    $m$ = `pack`: no final Sigmoid; the loss applies it stably. `loss` is a name registered
+    in `npgan.gan.losses.GAN_LOSSES` or a `GANLoss`. Default optimisers: Adam with `lr` and
+    `betas`; `g_optimizer` / `d_optimizer` replace them. `d_steps` and `pack` must be at
+    least 1, the penalty weights `gp` and `r1` non-negative; a penalty needs a critic with a
+    second-order pass, and a conditional GAN (`num_classes` > 0) takes no penalty.
+
+    **The game.** D and G play the minimax game with value function
+
+    $$
+    V(D, G) = \mathbb E_{x \sim p_\text{data}}\bigl[\log D(x)\bigr] + \mathbb E_{z \sim p_z}\bigl[\log\bigl(1 - D(G(z))\bigr)\bigr].
+    $$
+
+    D maximises V; G minimises it. With $D = \sigma(a)$ for D's logit $a$, every term is a
+    sigmoid cross-entropy $\ell$ on logits (`npgan.losses`): $-\log D(x) = \ell(a(x), 1)$ and
+    $-\log\bigl(1 - D(G(z))\bigr) = \ell(a(G(z)), 0)$. So the discriminator *minimises*
+
+    $$
+    L_D = \ell\bigl(a(x), 1\bigr) + \ell\bigl(a(G(z)), 0\bigr) \qquad (= -V\text{, the estimate this step reports}),
+    $$
+
+    and the generator, in the paper's form (`loss="minimax"`), minimises
+
+    $$
+    L_G = \log\bigl(1 - D(G(z))\bigr) = -\ell\bigl(a(G(z)), 0\bigr),
+    $$
+
+    whose gradient vanishes when D confidently rejects the fakes ($D(G(z)) \to 0$), exactly
+    early in training. The *non-saturating* loss (the default; the paper's own advice) has the
+    same fixed point but strong gradients there:
+
+    $$
+    L_G = -\log D(G(z)) = \ell\bigl(a(G(z)), 1\bigr).
+    $$
+
+    The losses themselves are objects in `npgan.gan.losses` (these two and any other registered
+    there), whose docstrings derive their gradients.
+
+    **One `train_step`** (Algorithm 1, with Adam where the paper has momentum SGD), for $k$ =
+    `d_steps` and a minibatch size $N$:
+
+    1. $k$ times: draw a fresh real minibatch $x_1, \dots, x_N \sim p_\text{data}$ and fresh
+       noise $z_1, \dots, z_N \sim p_z$, and take one optimiser step on D's parameters
+       $\theta_D$ with the gradient $\partial L_D/\partial\theta_D$, descending $L_D$ (for the
+       cross-entropy losses, ascending V);
+    2. once: draw fresh noise $z_1, \dots, z_N$ and take one optimiser step on G's parameters
+       $\theta_G$ with the gradient $\partial L_G/\partial\theta_G$, through a fixed D.
+
+    Backprop path for G: the loss's $\partial L_G/\partial a$ $\to$ `D.backward` (D frozen)
+    $\to \partial L_G/\partial G(z) \to$ `G.backward` $\to$ G's parameter gradients.
+
+    **Gradient penalties** (`npgan.gan.penalties`, hand-written double backprop; they enter D's
+    loss only, and need a critic without BatchNorm). `gp` $= \lambda$ adds
+
+    $$
+    \lambda\, \frac1N \sum_n \bigl(\|\nabla_{\hat x_n} D(\hat x_n)\| - 1\bigr)^2, \qquad
+    \hat x_n = u_n x_n + (1 - u_n)\, G(z_n), \quad u_n \sim \mathcal U[0, 1] \text{ per sample},
+    $$
+
+    on random interpolates of real and fake samples (WGAN-GP, Gulrajani et al. 2017); `r1`
+    $= \gamma$ adds $\frac\gamma2 \frac1N \sum_n \|\nabla_{x_n} D(x_n)\|^2$ on the real samples
+    (R1, Mescheder et al. 2018). A conditional GAN takes neither (the penalty would include the
+    label channels' gradients).
+
+    **Options.** One-sided label smoothing (real targets $1 - s$, fake targets stay 0, Salimans
+    et al. 2016). Packing (PacGAN, Lin et al. 2018): D judges $m$ = `pack` samples at once,
+    concatenated along the feature/channel axis (`pack_samples`), so it compares the joint
+    distributions of $m$ independent samples, $p_\text{data}^{\otimes m}$ against $p_g^{\otimes m}$,
+    which makes a collapsed generator easy to spot: $m$ fakes from one mode look alike, $m$
+    real samples rarely do. Normal or uniform noise.
     """
 
     name = "gan"
@@ -120,8 +160,10 @@ class GANTrainer(Trainer):
         return labels
 
     def discriminator_gradients(self, real, z=None, labels=None) -> dict:
-        """L_D (the loss's real and fake terms) and its gradients in D's ``.grad`` (zeroed first).
-        Conditional: the fakes get the real samples' ``labels``."""
+        r"""$L_D$ (the loss's real and fake terms, plus any penalty) and its gradients in D's `.grad` (zeroed first).
+
+        Conditional: the fakes get the real samples' `labels`.
+        """
         D, G = self.discriminator, self.generator
         labels = self._labels(labels, real.shape[0])
         z = self.sample_noise(real.shape[0]) if z is None else z
@@ -140,7 +182,7 @@ class GANTrainer(Trainer):
         return stats
 
     def _penalties(self, real, fake, stats) -> None:
-        """Add the gradient penalties' values to ``stats`` (and L_D) and their gradients to D."""
+        """Add the gradient penalties' values to `stats` (and $L_D$) and their gradients to D."""
         if self.gp:
             e = B.uniform((real.shape[0],) + (1,) * (real.ndim - 1))   # one mixing weight per sample
             mixed = pack_samples(e * real + (1 - e) * fake, self.pack)
@@ -152,19 +194,19 @@ class GANTrainer(Trainer):
             stats["d_loss"] = stats["d_loss"] + (self.r1 / 2) * stats["r1"]
 
     def discriminator_step(self, real, labels=None) -> dict:
-        """One update of D on a real minibatch and as many fakes: minimise L_D."""
+        """One update of D on a real minibatch and as many fakes: minimise $L_D$."""
         stats = self.discriminator_gradients(real, labels=labels)
         stats["d_grad_norm"] = grad_norm(self.discriminator.parameters())
         self.d_opt.step()
         return stats
 
     def generator_gradients(self, real, z=None, labels=None):
-        """L_G on as many fakes as ``real`` has rows, and its gradients in G's ``.grad``
-        (zeroed first). Only the size of ``real`` is used: G's loss sees fakes alone.
+        r"""$L_G$ on as many fakes as `real` has rows, and its gradients in G's `.grad` (zeroed first).
 
-        The gradient flows *through* D to G(z), but D is frozen on the way: its weight
-        gradients are not computed (G's update does not use them) and its ``.grad`` is
-        left as it was.
+        Only the size of `real` is used: G's loss sees fakes alone. The gradient flows
+        *through* D to $G(z)$, but D is frozen on the way: its weight gradients are not
+        computed (G's update does not use them) and its `.grad` is left as it was.
+        Conditional: without `labels`, the fakes are drawn for every class, in random order.
         """
         D, G = self.discriminator, self.generator
         G.zero_grad()
@@ -182,19 +224,20 @@ class GANTrainer(Trainer):
         return g_loss
 
     def generator_step(self, real) -> dict:
-        """One update of G through a fixed D (as many fakes as ``real`` has rows)."""
+        """One update of G through a fixed D (as many fakes as `real` has rows)."""
         g_loss = self.generator_gradients(real)  # conditional: labels of every class
         norm = grad_norm(self.generator.parameters())
         self.g_opt.step()
         return {"g_loss": g_loss, "g_grad_norm": norm}
 
     def train_step(self, real_batch, labels=None) -> dict:
-        """k = d_steps discriminator updates, then one generator update.
+        r"""$k$ = `d_steps` discriminator updates, then one generator update.
 
-        ``real_batch`` holds the k real minibatches stacked, shape (k*m, ...): D step i
-        uses rows [i*m, (i+1)*m). Returns the step's figures: d_loss (L_D on the last
-        D step; -V for the cross-entropy losses), g_loss, d_real = mean D(x),
-        d_fake = mean D(G(z)), and the gradient norms of both networks.
+        `real_batch` holds the $k$ real minibatches of $N$ rows stacked, shape $(kN, \dots)$:
+        D step $i$ uses rows $[iN, (i+1)N)$, and $N$ must be a multiple of `pack`. Returns the
+        step's figures: `d_loss` ($L_D$ on the last D step; $-V$ for the cross-entropy
+        losses), `g_loss`, `d_real` = mean $D(x)$, `d_fake` = mean $D(G(z))$, and the gradient
+        norms of both networks.
         """
         B.check_array(real_batch, "GANTrainer.train_step")
         n = real_batch.shape[0]

@@ -1,16 +1,35 @@
 r"""Class-conditional generation: labels enter G and D as one-hot vectors concatenated to their input.
 
-For K classes and labels y (N,), ``one_hot(y, K)`` is Y (N, K) with Y[n, y_n] = 1. The
-generator sees [z, Y] (N, latent + K) instead of z; the discriminator sees its input with
-the labels appended (``with_labels``): for vectors x (N, F), [x, Y] (N, F + K); for images
-x (N, C, H, W), K more channels, channel C + k constant 1 where k = y_n (Mirza & Osindero
-2014; the DCGAN-style "concatenated channels" conditioning). Concatenation is linear, so
-its backward pass is the adjoint, a slice (``without_labels``)::
+**One-hot labels.** For $K$ classes and labels $y_n \in \{0, \dots, K-1\}$, $n = 1, \dots, N$,
+`one_hot(y, K)` is the $(N, K)$ matrix $Y$ with
 
-    forward:   u = [x, E(y)]            backward:  dL/dx = (dL/du)[:, :C]
+$$
+Y_{nk} = [k = y_n] \qquad (1 \text{ where } k = y_n, \text{ else } 0).
+$$
 
-and the labels, being data, get no gradient. A conditional GAN learns p(x | y): D judges
-whether x is a real sample *of class y*, so G must make each class look like itself.
+**Forward: concatenation.** The generator sees $[z_n, Y_n]$, $(N, \text{latent} + K)$, instead of
+$z_n$. The discriminator sees its input with the labels appended (`with_labels`): for vectors
+$x$ of $(N, F)$, $u_n = [x_n, Y_n]$ of $(N, F + K)$; for images $x$ of $(N, C, H, W)$, $K$ more
+channels, channel $C + k$ constant 1 where $k = y_n$ (Mirza & Osindero 2014; the
+DCGAN-style "concatenated channels" conditioning):
+
+$$
+u_{nchw} = \begin{cases} x_{nchw} & c < C, \\ [c - C = y_n] & C \le c < C + K. \end{cases}
+$$
+
+**Backward: a slice.** Concatenation is linear in $x$ and copies each $x_{nchw}$ to exactly
+one place, $u_{nchw}$, so by the chain rule
+
+$$
+\bar x_{nchw} = \sum_{n'c'h'w'} \bar u_{n'c'h'w'}\, \frac{\partial u_{n'c'h'w'}}{\partial x_{nchw}} = \bar u_{nchw},
+\qquad c < C:
+$$
+
+the adjoint is the first $C$ channels (or $F$ features) of $\bar u$ (`without_labels`).
+The labels, being data, get no gradient.
+
+A conditional GAN learns $p(x \mid y)$: D judges whether $x$ is a real sample *of class $y$*,
+so G must make each class look like itself.
 """
 
 from __future__ import annotations
@@ -19,7 +38,9 @@ from .. import backend as B
 
 
 def one_hot(labels, num_classes: int):
-    """(N,) integer labels in [0, K) -> (N, K) one-hot rows, in the current backend and dtype."""
+    r"""$(N,)$ integer labels in $[0, K)$ $\to$ $(N, K)$ one-hot rows, in the current backend and dtype.
+
+    Other labels, or labels that are not 1-D, are refused with a `ValueError`."""
     y = B.to_numpy(labels).astype(B.host.int64)
     if y.ndim != 1 or (y.size and (y.min() < 0 or y.max() >= num_classes)):
         raise ValueError(f"labels must be a 1-D array of integers in [0, {num_classes}), got "
@@ -30,7 +51,7 @@ def one_hot(labels, num_classes: int):
 
 
 def with_labels(x, labels, num_classes: int):
-    """x with the one-hot labels appended: (N, F) -> (N, F + K); (N, C, H, W) -> (N, C + K, H, W)."""
+    r"""`x` with the one-hot labels appended: $(N, F) \to (N, F + K)$; $(N, C, H, W) \to (N, C + K, H, W)$."""
     xp = B.get_backend()
     y = one_hot(labels, num_classes).astype(x.dtype)
     if x.ndim == 2:
@@ -40,10 +61,10 @@ def with_labels(x, labels, num_classes: int):
 
 
 def without_labels(grad, channels: int):
-    """The backward pass of ``with_labels``: dL/dx, the first ``channels`` features or channels."""
+    r"""The backward pass of `with_labels`: $\bar x$, the first `channels` features or channels of $\bar u$."""
     return grad[:, :channels]
 
 
 def balanced_labels(n: int, num_classes: int):
-    """0, 1, ..., K-1, 0, 1, ... (n,): every class its share (the default for sampling)."""
+    r"""$0, 1, \dots, K-1, 0, 1, \dots$, of shape $(n,)$: every class its share (the default for sampling)."""
     return B.host.arange(n) % num_classes

@@ -1,21 +1,29 @@
 r"""The losses of the game: what D and G each minimise, as functions of D's outputs.
 
-A GAN loss is one class, registered under its name in ``GAN_LOSSES``
-(``@register_loss``); ``GANTrainer(loss=NAME)``, ``npgan train --loss NAME`` and the
-recipes find it there. D's loss is a sum of a term on the real samples and a term on
-the fakes, so a class gives three ``(value, dL/d output)`` pairs, each the mean over
-the batch:
+A GAN loss is one class, registered under its name in `GAN_LOSSES` (`@register_loss`);
+`GANTrainer(loss=NAME)`, `npgan train --loss NAME` and the recipes find it there. D's loss
+is a sum of a term on the real samples and a term on the fakes, so a class gives three
+`(value, gradient)` pairs, each value the mean over the batch and each gradient the adjoint
+of D's output, $\partial L/\partial\,\text{out}$:
 
-* ``discriminator_real(out)``: D's loss term on D(x), x real;
-* ``discriminator_fake(out)``: D's loss term on D(G(z));
-* ``generator(out)``: G's loss on D(G(z)).
+* `discriminator_real(out)`: D's loss term on $D(x)$, $x$ real;
+* `discriminator_fake(out)`: D's loss term on $D(G(z))$;
+* `generator(out)`: G's loss on $D(G(z))$.
 
-``out`` is the discriminator's raw output (a logit, shape (N, 1)); backprop starts
-from the returned gradient. ``probability(out)`` is what the training log reports as
-mean D(x) and D(G(z)). Each docstring gives the loss, its gradient and the value of
-D's loss at the optimal discriminator, which is an affine function of a divergence
-between p_data and p_g: ``divergence`` names it and ``divergence_from(L_D)`` inverts
-that map (``demos/divergences.py`` reads each divergence off a trained D this way).
+`out` is the discriminator's raw output, shape $(N, 1)$: a logit for the cross-entropy
+losses, used as it is by the others. Backprop starts from the returned gradient.
+`probability(out)` is what the training log reports as mean $D(x)$ and $D(G(z))$.
+
+**At the optimal D.** Each class's docstring gives the loss, its gradient and the value of
+D's loss at the optimal discriminator. In expectation over the data and the noise, and
+since $G(z)$ with $z \sim p_z$ has density $p_g$, D's loss is an integral over the sample
+space, $\int \bigl(p_\text{data}(x)\, u(D(x)) + p_g(x)\, v(D(x))\bigr)\, dx$ for the
+loss's real and fake terms $u$ and $v$. Each point $x$ contributes through $D(x)$ alone, so
+an unconstrained optimal $D^*$ minimises the integrand point by point (the Wasserstein
+critic is constrained to be 1-Lipschitz instead: `WassersteinLoss`). The minimum $L_D^*$ is an affine
+function of a divergence between $p_\text{data}$ and $p_g$: `divergence` names it and
+`divergence_from(L_D*)` inverts that map (`demos/divergences.py` reads each divergence off
+a trained D this way).
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ register_loss = make_registrar(GAN_LOSSES, "register_loss")  # @register_loss on
 
 
 def make_loss(loss="non_saturating", **options) -> "GANLoss":
-    """A ``GANLoss`` from its registered name (``options`` go to its constructor), or ``loss``
+    """A `GANLoss` from its registered name (`options` go to its constructor), or `loss`
     itself when it is one already."""
     if isinstance(loss, GANLoss):
         return loss
@@ -44,14 +52,17 @@ def make_loss(loss="non_saturating", **options) -> "GANLoss":
 
 
 class GANLoss:
-    """Base class; see the module docstring for the contract."""
+    """Base class; see the module docstring for the contract.
+
+    Only the cross-entropy losses take `label_smoothing`; the others refuse a non-zero one.
+    """
 
     name = ""
     divergence = ""
     defaults: dict = {}  # config settings this loss trains best with (above the recipes, below flags)
 
     def divergence_from(self, d_loss: float) -> float:  # pragma: no cover - abstract
-        """The divergence between p_data and p_g that D's loss ``d_loss`` equals at the optimal D."""
+        r"""The divergence between $p_\text{data}$ and $p_g$ that D's loss `d_loss` equals at the optimal D."""
         raise NotImplementedError
 
     def __init__(self, label_smoothing: float = 0.0):
@@ -68,12 +79,13 @@ class GANLoss:
         raise NotImplementedError
 
     def probability(self, out):
-        """D's output as the probability that a sample is real: sigmoid of the logit."""
+        r"""D's output as the probability that a sample is real: $\sigma(a)$ of the logit $a$."""
         return sigmoid(out)
 
     def equilibrium(self) -> dict:
-        """Where the theory says the logged figures end when p_g = p_data and D is optimal:
-        ``{"d_loss": (value, label), ...}`` for the ones that are determined (the loss curves
+        r"""Where the theory says the logged figures end when $p_g = p_\text{data}$ and D is optimal.
+
+        `{"d_loss": (value, label), ...}` for the ones that are determined (the loss curves
         draw them as reference lines)."""
         return {}
 
@@ -82,15 +94,9 @@ class GANLoss:
 
 
 class _CrossEntropyGame(GANLoss):
-    r"""The sigmoid cross-entropy game of Goodfellow et al. (2014), for D = sigmoid(logit)::
+    """The sigmoid cross-entropy game of Goodfellow et al. (2014): D's terms, shared by `NonSaturatingLoss` and `MinimaxLoss`.
 
-        V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))]
-
-    D maximises V, i.e. minimises L_D = l(D(x), 1 - s) + l(D(G(z)), 0) = -V, where
-    l(logit, t) is the sigmoid cross-entropy (``npgan.losses.sigmoid_cross_entropy``,
-    gradient sigmoid(logit) - t) and s the one-sided label smoothing (Salimans et al.
-    2016; 0 by default). At the optimal D* = p_data / (p_data + p_g), -V = log 4 - 2 JSD(p_data
-    || p_g): log 4 when p_g = p_data, where D* = 1/2 everywhere.
+    `NonSaturatingLoss`'s docstring derives them, and D's loss at the optimal D.
     """
 
     def __init__(self, label_smoothing: float = 0.0):
@@ -101,7 +107,7 @@ class _CrossEntropyGame(GANLoss):
     divergence = "Jensen-Shannon divergence"
 
     def divergence_from(self, d_loss: float) -> float:
-        """JSD = (log 4 - L_D*) / 2 (without label smoothing)."""
+        r"""$\mathrm{JSD}(p_\text{data} \,\|\, p_g) = (\log 4 - L_D^*)/2$ (without label smoothing)."""
         return (math.log(4.0) - float(d_loss)) / 2.0
 
     def discriminator_real(self, out):
@@ -122,12 +128,80 @@ class _CrossEntropyGame(GANLoss):
 
 @register_loss
 class NonSaturatingLoss(_CrossEntropyGame):
-    r"""The non-saturating generator loss (the 2014 paper's advice; the default)::
+    r"""The non-saturating generator loss (the 2014 paper's advice; the default), in the sigmoid cross-entropy game.
 
-        L_G = -log D(G(z)) = l(logit, 1),     dL_G/dlogit = (sigmoid(logit) - 1) / N
+    **Value function.** D maximises, and G minimises,
 
-    Same fixed point as the minimax loss, but a gradient near -1/N per sample when D
-    confidently rejects the fakes (D(G(z)) -> 0), exactly early in training.
+    $$
+    V(D, G) = \mathbb E_{x \sim p_\text{data}}\bigl[\log D(x)\bigr] + \mathbb E_{z \sim p_z}\bigl[\log\bigl(1 - D(G(z))\bigr)\bigr].
+    $$
+
+    **D's terms.** D minimises $L_D = -V$. On a batch of $N$ real samples $x_n$ and $N$
+    fakes $G(z_n)$ it is written with the sigmoid cross-entropy $\ell(a, t)$ of
+    `npgan.losses.sigmoid_cross_entropy`, whose gradient is $\partial\ell/\partial a = \sigma(a) - t$:
+
+    $$
+    \begin{aligned}
+    L_D &= \frac1N \sum_n \ell\bigl(a(x_n),\, 1 - s\bigr) + \frac1N \sum_n \ell\bigl(a(G(z_n)),\, 0\bigr), \\
+    \frac{\partial L_D}{\partial a(x_n)} &= \frac{D(x_n) - (1 - s)}{N}, \qquad
+    \frac{\partial L_D}{\partial a(G(z_n))} = \frac{D(G(z_n))}{N},
+    \end{aligned}
+    $$
+
+    where $s$ is the one-sided label smoothing (`label_smoothing`, in $[0, 1)$, 0 by
+    default; Salimans et al. 2016): real targets $1 - s$, fake targets 0. With $s = 0$,
+    $\ell(a(x_n), 1) = -\log D(x_n)$ and $\ell(a(G(z_n)), 0) = -\log\bigl(1 - D(G(z_n))\bigr)$,
+    so $L_D$ is $-V$ on the batch. These terms are `MinimaxLoss`'s too.
+
+    **At the optimal D** ($s = 0$). As $G(z)$, $z \sim p_z$, has density $p_g$,
+
+    $$
+    -V(D, G) = -\int \Bigl(p_\text{data}(x) \log D(x) + p_g(x) \log\bigl(1 - D(x)\bigr)\Bigr)\, dx.
+    $$
+
+    At each $x$ the integrand is $-\bigl(\alpha \log d + \beta \log(1 - d)\bigr)$ with
+    $d = D(x)$, $\alpha = p_\text{data}(x)$, $\beta = p_g(x)$: convex in $d \in (0, 1)$, with
+    derivative $-\alpha/d + \beta/(1 - d)$, zero at $d = \alpha/(\alpha + \beta)$. Hence
+
+    $$
+    D^*(x) = \frac{p_\text{data}(x)}{p_\text{data}(x) + p_g(x)}.
+    $$
+
+    With the mixture $p_m = (p_\text{data} + p_g)/2$, $D^* = p_\text{data}/(2 p_m)$ and
+    $1 - D^* = p_g/(2 p_m)$, so
+
+    $$
+    \begin{aligned}
+    L_D^* = -V(D^*, G) &= -\mathbb E_{x \sim p_\text{data}}\Bigl[\log \frac{p_\text{data}(x)}{2 p_m(x)}\Bigr]
+    - \mathbb E_{x \sim p_g}\Bigl[\log \frac{p_g(x)}{2 p_m(x)}\Bigr] \\
+    &= 2 \log 2 - \mathrm{KL}(p_\text{data} \,\|\, p_m) - \mathrm{KL}(p_g \,\|\, p_m) \\
+    &= \log 4 - 2\, \mathrm{JSD}(p_\text{data} \,\|\, p_g),
+    \end{aligned}
+    $$
+
+    by the definition of the Jensen-Shannon divergence,
+
+    $$
+    \mathrm{JSD}(p_\text{data} \,\|\, p_g) = \tfrac12 \mathrm{KL}(p_\text{data} \,\|\, p_m) + \tfrac12 \mathrm{KL}(p_g \,\|\, p_m).
+    $$
+
+    When $p_g = p_\text{data}$, $D^* = 1/2$ everywhere,
+    $\mathrm{JSD} = 0$ and $L_D^* = \log 4$. With label smoothing the same steps give
+    $D^* = (1 - s)\, p_\text{data}/(p_\text{data} + p_g)$, which is $(1 - s)/2$ there, and
+    neither this map nor the equilibrium lines hold (`equilibrium` then gives none).
+
+    **G's loss**, on $N$ fakes $G(z_n)$ with logits $a(G(z_n))$ and $D = \sigma(a)$:
+
+    $$
+    \begin{aligned}
+    L_G &= -\frac1N \sum_n \log D(G(z_n)) = \frac1N \sum_n \ell\bigl(a(G(z_n)),\, 1\bigr), \\
+    \frac{\partial L_G}{\partial a(G(z_n))} &= \frac{D(G(z_n)) - 1}{N}.
+    \end{aligned}
+    $$
+
+    Same fixed point as the minimax loss (both fall as $D(G(z))$ rises), but a gradient near
+    $-1/N$ per sample when D confidently rejects the fakes ($D(G(z_n)) \to 0$), exactly early
+    in training. At $p_g = p_\text{data}$ with the optimal $D = 1/2$, $L_G = \log 2$.
     """
 
     name = "non_saturating"
@@ -142,12 +216,23 @@ class NonSaturatingLoss(_CrossEntropyGame):
 
 @register_loss
 class MinimaxLoss(_CrossEntropyGame):
-    r"""The minimax generator loss, the game's own: G minimises V's second term::
+    r"""The minimax generator loss, the game's own: G minimises V's second term.
 
-        L_G = log(1 - D(G(z))) = -l(logit, 0),     dL_G/dlogit = -sigmoid(logit) / N
+    **G's loss**, on $N$ fakes $G(z_n)$ with logits $a(G(z_n))$ and $D = \sigma(a)$:
 
-    Its gradient vanishes as D(G(z)) -> 0: the generator learns nothing while D wins
-    (``demos/saturation.py`` shows it).
+    $$
+    \begin{aligned}
+    L_G &= \frac1N \sum_n \log\bigl(1 - D(G(z_n))\bigr) = -\frac1N \sum_n \ell\bigl(a(G(z_n)),\, 0\bigr), \\
+    \frac{\partial L_G}{\partial a(G(z_n))} &= -\frac{D(G(z_n))}{N},
+    \end{aligned}
+    $$
+
+    since $\partial \log\bigl(1 - \sigma(a)\bigr)/\partial a = -\sigma(a)$. The gradient is
+    proportional to $D(G(z_n))$, so it vanishes as $D(G(z_n)) \to 0$: the generator learns
+    nothing while D wins (`demos/saturation.py` shows it). At $p_g = p_\text{data}$ with the
+    optimal $D = 1/2$, $L_G = -\log 2$. D's terms, and D's loss at the optimal D,
+    $\log 4 - 2\,\mathrm{JSD}(p_\text{data} \,\|\, p_g)$, are the cross-entropy game's,
+    derived in `NonSaturatingLoss`.
     """
 
     name = "minimax"
@@ -162,7 +247,7 @@ class MinimaxLoss(_CrossEntropyGame):
 
 
 class _RawOutput(GANLoss):
-    """Losses on D's raw output (no sigmoid): the log reports mean D(x), D(G(z)) as they are."""
+    """Losses on D's raw output (no sigmoid): the log reports mean $D(x)$, $D(G(z))$ as they are."""
 
     def probability(self, out):
         return out
@@ -170,22 +255,77 @@ class _RawOutput(GANLoss):
 
 @register_loss
 class LeastSquaresLoss(_RawOutput):
-    r"""Least squares (LSGAN, Mao et al. 2017), with targets a (fake), b (real) for D and c for G::
+    r"""Least squares (LSGAN, Mao et al. 2017), with targets $a$ (fake) and $b$ (real) for D and $c$ for G.
 
-        L_D = 1/2 mean (D(x) - b)^2 + 1/2 mean (D(G(z)) - a)^2     dL_D/dD = (D - b)/N, (D - a)/N
-        L_G = 1/2 mean (D(G(z)) - c)^2                            dL_G/dD = (D - c)/N
+    Defaults $a = 0$, $b = c = 1$. D's output is used as it is (no sigmoid).
 
-    Defaults a = 0, b = c = 1. The optimal D* = (b p_data + a p_g) / (p_data + p_g); at it,
-    with a = 0, b = 1, L_D* = 1/2 int p_data p_g / (p_data + p_g) = 1/4 - chi2(p_data || m) / 4,
-    the Pearson chi-squared divergence from the mixture m = (p_data + p_g) / 2
-    (1/4 when p_g = p_data, where D* = 1/2).
+    **D's and G's losses**, on $N$ real samples $x_n$ and $N$ fakes $G(z_n)$:
+
+    $$
+    \begin{aligned}
+    L_D &= \frac{1}{2N} \sum_n \bigl(D(x_n) - b\bigr)^2 + \frac{1}{2N} \sum_n \bigl(D(G(z_n)) - a\bigr)^2, \\
+    L_G &= \frac{1}{2N} \sum_n \bigl(D(G(z_n)) - c\bigr)^2.
+    \end{aligned}
+    $$
+
+    **Gradients** with respect to D's outputs:
+
+    $$
+    \frac{\partial L_D}{\partial D(x_n)} = \frac{D(x_n) - b}{N}, \qquad
+    \frac{\partial L_D}{\partial D(G(z_n))} = \frac{D(G(z_n)) - a}{N}, \qquad
+    \frac{\partial L_G}{\partial D(G(z_n))} = \frac{D(G(z_n)) - c}{N}.
+    $$
+
+    **At the optimal D.** In expectation
+
+    $$
+    L_D = \frac12 \int \Bigl(p_\text{data}(x) \bigl(D(x) - b\bigr)^2 + p_g(x) \bigl(D(x) - a\bigr)^2\Bigr)\, dx,
+    $$
+
+    a quadratic in $D(x)$ at each $x$, minimal where its derivative
+    $p_\text{data}(D - b) + p_g(D - a)$ is zero:
+
+    $$
+    D^*(x) = \frac{b\, p_\text{data}(x) + a\, p_g(x)}{p_\text{data}(x) + p_g(x)}.
+    $$
+
+    Then $D^* - b = (a - b)\, p_g / (p_\text{data} + p_g)$ and
+    $D^* - a = (b - a)\, p_\text{data} / (p_\text{data} + p_g)$, so
+
+    $$
+    L_D^* = \frac12 \int \frac{(b - a)^2 \bigl(p_\text{data}\, p_g^2 + p_g\, p_\text{data}^2\bigr)}{(p_\text{data} + p_g)^2}\, dx
+    = \frac{(b - a)^2}{2} \int \frac{p_\text{data}\, p_g}{p_\text{data} + p_g}\, dx.
+    $$
+
+    This is the Pearson $\chi^2$ divergence from the mixture $p_m = (p_\text{data} + p_g)/2$.
+    With $p_\text{data} - p_m = (p_\text{data} - p_g)/2$ and
+    $(p_\text{data} - p_g)^2 = (p_\text{data} + p_g)^2 - 4\, p_\text{data}\, p_g$,
+
+    $$
+    \begin{aligned}
+    \chi^2(p_\text{data} \,\|\, p_m) = \int \frac{(p_\text{data} - p_m)^2}{p_m}\, dx
+    &= \frac12 \int \frac{(p_\text{data} - p_g)^2}{p_\text{data} + p_g}\, dx \\
+    &= \frac12 \int (p_\text{data} + p_g)\, dx - 2 \int \frac{p_\text{data}\, p_g}{p_\text{data} + p_g}\, dx \\
+    &= 1 - 2 \int \frac{p_\text{data}\, p_g}{p_\text{data} + p_g}\, dx,
+    \end{aligned}
+    $$
+
+    and substituting the last integral,
+
+    $$
+    L_D^* = \frac{(b - a)^2}{4} \bigl(1 - \chi^2(p_\text{data} \,\|\, p_m)\bigr),
+    $$
+
+    which is $\frac14 - \frac14 \chi^2(p_\text{data} \,\|\, p_m)$ for $a = 0$, $b = 1$: $\frac14$
+    when $p_g = p_\text{data}$, where $D^* = \frac12$ (in general $(a + b)/2$, and
+    $L_D^* = (b - a)^2/4$).
     """
 
     name = "least_squares"
     divergence = "Pearson chi^2 divergence from the mixture"
 
     def divergence_from(self, d_loss: float) -> float:
-        """chi2(p_data || m) = 1 - 4 L_D* / (b - a)^2  (L_D* = (b - a)^2 (1 - chi2) / 4)."""
+        r"""$\chi^2(p_\text{data} \,\|\, p_m) = 1 - 4 L_D^*/(b - a)^2$, from $L_D^* = (b - a)^2 (1 - \chi^2)/4$."""
         return 1.0 - 4.0 * float(d_loss) / (self.b - self.a) ** 2
 
     def __init__(self, a: float = 0.0, b: float = 1.0, c: float = 1.0, label_smoothing: float = 0.0):
@@ -207,7 +347,7 @@ class LeastSquaresLoss(_RawOutput):
         return self._half_square(out, self.c)
 
     def equilibrium(self) -> dict:
-        """D* = (a + b)/2 everywhere; L_D* = (b - a)^2 / 4, L_G = ((a + b)/2 - c)^2 / 2."""
+        r"""$D^* = (a + b)/2$ everywhere; $L_D^* = (b - a)^2/4$, $L_G = \bigl((a + b)/2 - c\bigr)^2/2$."""
         mid = (self.a + self.b) / 2
         return {"d_loss": ((self.b - self.a) ** 2 / 4, f"(b - a)^2/4 (D = {mid:g})"),
                 "g_loss": ((mid - self.c) ** 2 / 2, f"(D - c)^2/2 (D = {mid:g})"),
@@ -216,21 +356,54 @@ class LeastSquaresLoss(_RawOutput):
 
 @register_loss
 class HingeLoss(_RawOutput):
-    r"""The hinge loss (Lim & Ye 2017; Miyato et al. 2018)::
+    r"""The hinge loss (Lim & Ye 2017; Miyato et al. 2018), on D's raw output.
 
-        L_D = mean max(0, 1 - D(x)) + mean max(0, 1 + D(G(z)))
-              dL_D/dD = -[D(x) < 1] / N,   [D(G(z)) > -1] / N
-        L_G = -mean D(G(z))                dL_G/dD = -1 / N
+    **D's and G's losses**, on $N$ real samples $x_n$ and $N$ fakes $G(z_n)$:
 
-    The optimal D* = sign(p_data - p_g) (in [-1, 1]); at it L_D* = 2 - int |p_data - p_g|
-    = 2 - 2 TV(p_data, p_g), the total variation distance (2 when p_g = p_data).
+    $$
+    \begin{aligned}
+    L_D &= \frac1N \sum_n \max\bigl(0,\, 1 - D(x_n)\bigr) + \frac1N \sum_n \max\bigl(0,\, 1 + D(G(z_n))\bigr), \\
+    L_G &= -\frac1N \sum_n D(G(z_n)).
+    \end{aligned}
+    $$
+
+    **Gradients** with respect to D's outputs, $[\cdot]$ being 1 where the condition holds
+    and 0 elsewhere (at a kink, the subgradient 0):
+
+    $$
+    \frac{\partial L_D}{\partial D(x_n)} = -\frac{[D(x_n) < 1]}{N}, \qquad
+    \frac{\partial L_D}{\partial D(G(z_n))} = \frac{[D(G(z_n)) > -1]}{N}, \qquad
+    \frac{\partial L_G}{\partial D(G(z_n))} = -\frac1N.
+    $$
+
+    **At the optimal D.** In expectation D's loss is $\int h(D(x))\, dx$ with
+
+    $$
+    h(d) = p_\text{data}(x) \max(0,\, 1 - d) + p_g(x) \max(0,\, 1 + d).
+    $$
+
+    For $d \in [-1, 1]$ both maxima are their second arguments, and
+    $h(d) = p_\text{data} + p_g - d\, (p_\text{data} - p_g)$ is linear in $d$; outside, $h$
+    only grows ($h(d) = p_g (1 + d)$ above 1, $p_\text{data}(1 - d)$ below $-1$). So the
+    minimum is at the end of $[-1, 1]$ that the sign of $p_\text{data} - p_g$ picks:
+
+    $$
+    \begin{aligned}
+    D^*(x) &= \operatorname{sign}\bigl(p_\text{data}(x) - p_g(x)\bigr), \qquad
+    h(D^*(x)) = p_\text{data}(x) + p_g(x) - \bigl|p_\text{data}(x) - p_g(x)\bigr|, \\
+    L_D^* &= 2 - \int \bigl|p_\text{data}(x) - p_g(x)\bigr|\, dx = 2 - 2\, \mathrm{TV}(p_\text{data}, p_g),
+    \end{aligned}
+    $$
+
+    the total variation distance $\mathrm{TV}(p_\text{data}, p_g) = \frac12 \int |p_\text{data} - p_g|\, dx$.
+    $L_D^* = 2$ when $p_g = p_\text{data}$, where any D with values in $[-1, 1]$ is optimal.
     """
 
     name = "hinge"
     divergence = "total variation distance"
 
     def divergence_from(self, d_loss: float) -> float:
-        """TV = 1 - L_D* / 2."""
+        r"""$\mathrm{TV}(p_\text{data}, p_g) = 1 - L_D^*/2$."""
         return 1.0 - float(d_loss) / 2.0
 
     def discriminator_real(self, out):
@@ -253,14 +426,42 @@ class HingeLoss(_RawOutput):
 
 @register_loss
 class WassersteinLoss(_RawOutput):
-    r"""The Wasserstein critic loss (Arjovsky et al. 2017)::
+    r"""The Wasserstein critic loss (Arjovsky et al. 2017), on D's raw output.
 
-        L_D = mean D(G(z)) - mean D(x)     dL_D/dD = -1/N (real), +1/N (fake)
-        L_G = -mean D(G(z))                dL_G/dD = -1/N
+    **D's and G's losses and their gradients**, on $N$ real samples $x_n$ and $N$ fakes
+    $G(z_n)$:
 
-    Over 1-Lipschitz critics, min L_D = -W_1(p_data, p_g) (Kantorovich-Rubinstein
-    duality): the critic's loss estimates minus the earth mover's distance. A gradient
-    penalty (``--gp``, target 1) keeps the critic near that set.
+    $$
+    \begin{aligned}
+    L_D &= \frac1N \sum_n D(G(z_n)) - \frac1N \sum_n D(x_n), &
+    \frac{\partial L_D}{\partial D(x_n)} &= -\frac1N, \quad \frac{\partial L_D}{\partial D(G(z_n))} = \frac1N, \\
+    L_G &= -\frac1N \sum_n D(G(z_n)), &
+    \frac{\partial L_G}{\partial D(G(z_n))} &= -\frac1N.
+    \end{aligned}
+    $$
+
+    **At the optimal critic.** In expectation
+    $L_D = \mathbb E_{x \sim p_g}[D(x)] - \mathbb E_{x \sim p_\text{data}}[D(x)]$, which is
+    unbounded below over all functions (scale D up), so the critic is restricted to the
+    1-Lipschitz functions, $|D(u) - D(v)| \le \|u - v\|$ for all $u$, $v$, written
+    $\|D\|_L \le 1$. Over them,
+
+    $$
+    \min_{\|D\|_L \le 1} L_D = -\max_{\|D\|_L \le 1} \Bigl(\mathbb E_{x \sim p_\text{data}}[D(x)]
+    - \mathbb E_{x \sim p_g}[D(x)]\Bigr) = -W_1(p_\text{data}, p_g)
+    $$
+
+    by the Kantorovich-Rubinstein duality, which equates that maximum with the earth mover's
+    distance
+
+    $$
+    W_1(p_\text{data}, p_g) = \inf_{\pi \in \Pi(p_\text{data}, p_g)} \mathbb E_{(u, v) \sim \pi} \|u - v\|,
+    $$
+
+    $\Pi(p_\text{data}, p_g)$ being the joint distributions whose marginals are $p_\text{data}$
+    and $p_g$. So the critic's loss estimates minus the earth mover's distance; it is 0 when
+    $p_g = p_\text{data}$, where the critic's level is free. A gradient penalty (`--gp`,
+    target 1; `npgan.gan.penalties`) keeps the critic near the 1-Lipschitz set.
     """
 
     name = "wasserstein"
@@ -272,7 +473,7 @@ class WassersteinLoss(_RawOutput):
     defaults = {"d_steps": 5, "betas": [0.5, 0.9]}
 
     def divergence_from(self, d_loss: float) -> float:
-        """W_1 = -L_D* (over 1-Lipschitz critics)."""
+        r"""$W_1(p_\text{data}, p_g) = -L_D^*$ (over 1-Lipschitz critics)."""
         return -float(d_loss)
 
     def equilibrium(self) -> dict:

@@ -6,12 +6,26 @@ from .module import Layer, second_pass
 
 
 class Sequential(Layer):
-    r"""Compose layers: y = f_L(... f_2(f_1(x))).
+    r"""Compose layers: $y = f_T(\cdots f_2(f_1(x)))$, run forward in order and backward in reverse.
 
-    Backward is the chain rule read right to left: starting from G = dL/dy,
-    G <- f_k.backward(G) for k = L, ..., 1; each layer adds its own parameter
-    gradients on the way. Parameters are named ``"<index>.<name>"`` (``"0.weight"``),
-    as in PyTorch's ``nn.Sequential``.
+    **Forward.** With $T$ layers and $\theta_t$ layer $t$'s parameters:
+    $x^{(0)} = x$, $x^{(t)} = f_t(x^{(t-1)}; \theta_t)$ for $t = 1, \dots, T$, and $y = x^{(T)}$.
+
+    **Backward.** $L$ depends on $x^{(t-1)}$ only through $x^{(t)}$, so the chain rule, with
+    $J_t = \partial x^{(t)} / \partial x^{(t-1)}$ layer $t$'s Jacobian, is one step per layer,
+    read right to left:
+
+    $$
+    \bar x^{(T)} = \bar y, \qquad
+    \bar x^{(t-1)}_k = \sum_{k'} \bar x^{(t)}_{k'} \frac{\partial x^{(t)}_{k'}}{\partial x^{(t-1)}_k}
+                     = \big(J_t^\top \bar x^{(t)}\big)_k
+    \quad (t = T, \dots, 1), \qquad \bar x = \bar x^{(0)} .
+    $$
+
+    Each step is `f_t.backward`, which also adds its
+    $\bar\theta_t = (\partial x^{(t)} / \partial \theta_t)^\top \bar x^{(t)}$ into the
+    parameters' `.grad` on the way. Parameters are named `"<index>.<name>"` (`"0.weight"`),
+    as in PyTorch's `nn.Sequential`.
     """
 
     def __init__(self, *layers):
@@ -40,25 +54,57 @@ class Sequential(Layer):
             if grad_out is None:  # ``data_input``: the layers before this one need no gradient
                 return None
         if recorded is not None:
-            self._grad_outs = recorded[::-1]  # the G = dL/dy each layer received, in forward order
+            self._grad_outs = recorded[::-1]  # the grad_out each layer received, in forward order
         return grad_out
 
     _recording = False
     _grad_outs = None
 
     def double_backward(self, ggx, grad_out):
-        r"""The second-order pass through the stack (``record_backward`` must have kept the
-        first backward pass's G_k, the dL/dy each layer k received).
+        r"""The second-order pass through the stack: $\tilde{\bar y}$ and $\tilde x$ from $\tilde{\bar x}$.
 
-        With a_0 = x, a_k = f_k(a_{k-1}) and the backward pass u_{k-1} = J_k(a_{k-1})^T u_k,
-        a scalar P of u_0 = dx is differentiated through that backward pass (reverse mode
-        over it, layers in *forward* order), then through the forward pass::
+        `record_backward` must have kept the first backward pass's $\bar x^{(t)}$, the
+        $\bar y$ each layer $t$ received. Notation as in the class docstring.
 
-            for k = 1..L:  (ggu_k, e_{k-1}) = f_k.double_backward(ggu_{k-1}, u_k)   ggu_0 = ggx
-            abar_L = 0;  for k = L..1:  abar_{k-1} = f_k.backward(abar_k) + e_{k-1}
+        **What is differentiated.** The backward pass is itself a chain, run for
+        $t = T, \dots, 1$: $\bar x^{(t-1)} = \psi_t(\bar x^{(t)}; x^{(t-1)}, \theta_t)$, where $\psi_t$ is
+        layer $t$'s backward map. The penalty $P$ depends on its end, $\bar x = \bar x^{(0)}$.
+        Its inputs are $\bar y$, the $\theta_t$ and, through the forward pass, $x$.
 
-        Each layer adds its backward pass's dP/dθ in the first loop and its forward pass's
-        in the second. Returns (ggu_L = dP/dG, abar_0 = dP/dx); None for an all-zero term.
+        **Step 1, back through the backward chain.** Reverse mode over a chain that ran
+        $t = T, \dots, 1$ runs $t = 1, \dots, T$, starting from $\tilde{\bar x}^{(0)} = \tilde{\bar x}$.
+        Layer $t$'s `double_backward` takes $\tilde{\bar x}^{(t-1)}$ and $\bar x^{(t)}$ and
+        returns
+
+        $$
+        \tilde{\bar x}^{(t)} = \Big( \frac{\partial \psi_t}{\partial \bar x^{(t)}} \Big)^{\!\top} \tilde{\bar x}^{(t-1)},
+        \qquad
+        \delta^{(t-1)} = \Big( \frac{\partial \psi_t}{\partial x^{(t-1)}} \Big)^{\!\top} \tilde{\bar x}^{(t-1)},
+        $$
+
+        and adds $(\partial \psi_t / \partial \theta_t)^\top \tilde{\bar x}^{(t-1)}$ to its
+        parameters' `.grad`. $\delta^{(t-1)}$ is the part of $\tilde x^{(t-1)}$ from $\psi_t$
+        reading $x^{(t-1)}$ directly (`None`, i.e. zero, for every layer linear in its input).
+        After layer $T$, $\tilde{\bar y} = \tilde{\bar x}^{(T)}$.
+
+        **Step 2, back through the forward pass.** $x^{(t-1)}$ also reaches $P$ through
+        $x^{(t)} = f_t(x^{(t-1)})$, which $\psi_{t+1}$ reads and the later layers carry on. So
+        its total adjoint is its direct part plus the chain rule through $f_t$: an ordinary
+        backward pass with $\delta$ added at each layer,
+
+        $$
+        \tilde x^{(T)} = 0, \qquad
+        \tilde x^{(t-1)} = J_t^\top \tilde x^{(t)} + \delta^{(t-1)} \quad (t = T, \dots, 1), \qquad
+        \tilde x = \tilde x^{(0)} .
+        $$
+
+        ($\tilde x^{(T)} = 0$: no $\psi_t$ reads $y$; $P$'s dependence on $y$ through $\bar y$ is
+        the caller's, through the returned $\tilde{\bar y}$.) Each $J_t^\top$ is `f_t.backward`
+        run again on its forward cache, which also adds
+        $(\partial x^{(t)} / \partial \theta_t)^\top \tilde x^{(t)}$ to `.grad`: each layer adds its
+        backward pass's $\tilde\theta_t$ in step 1 and its forward pass's in step 2.
+
+        Returns $(\tilde{\bar y}, \tilde x)$, with `None` for an all-zero term.
         """
         layers, outs = self.children(), self._grad_outs
         if outs is None or len(outs) != len(layers):
@@ -84,7 +130,7 @@ class Sequential(Layer):
 
     def _input_side(self) -> list:
         """Each layer's input side up to and including the first layer with parameters: their
-        input gradients only feed the network's (``data_input``)."""
+        input gradients only feed the network's (`data_input`)."""
         out = []
         for layer in self.children():
             out.extend(layer._input_side())

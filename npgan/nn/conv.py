@@ -1,20 +1,11 @@
-"""Convolutions: Conv2D and its adjoint ConvTranspose2D (fractionally-strided convolution).
+r"""Convolutions: Conv2D and its adjoint ConvTranspose2D (fractionally-strided convolution).
 
-Both use PyTorch's weight layouts and its stride / padding / output_padding
-semantics, and both are one matrix product plus im2col/col2im (see
-``npgan.nn.im2col``). The two layers are each other's transpose: ConvTranspose2D's
-forward pass is Conv2D's backward pass with respect to its input, and vice
-versa, which is exactly what the code below shows.
-
-Double backward (gradient penalties). Each layer's y = C(x, W) + b is bilinear in
-(x, W), and its input gradient is the adjoint dx = C_x^T(G; W). For a penalty P of dx
-with ggx = dP/d(dx), the adjoint identity <ggx, C_x^T(G; W)> = <C(ggx, W), G> gives::
-
-    dP/dG = C(ggx, W)              the forward map applied to ggx, without the bias
-    dP/dW = C_W^T(G; ggx)          the weight gradient with ggx in the input's place
-    dP/dx = 0                      (dx does not depend on x)
-
-so the second-order pass reuses the first-order code with ggx where x was.
+Both use PyTorch's weight layouts and its stride / padding / `output_padding` semantics, and
+both are one matrix product plus `im2col` / `col2im` (see `npgan.nn.im2col`). The two layers
+are each other's transpose: ConvTranspose2D's forward pass is Conv2D's backward pass with
+respect to its input, and its backward pass with respect to its input is Conv2D's forward
+pass, which is what the code below shows. `Conv2D`'s docstring derives the first-order and
+the second-order passes; `ConvTranspose2D`'s derives its own from them.
 """
 
 from __future__ import annotations
@@ -44,7 +35,7 @@ class _ConvBase(Layer):
         self.bias = Parameter(b, "bias") if bias else None
 
     def _wmat(self):
-        """The weight as a matrix with columns in (kh, kw, C) order, matching im2col."""
+        """The weight as a matrix with columns in (kh, kw, C) order, matching `im2col`."""
         w = self.weight.data
         return w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
 
@@ -64,29 +55,92 @@ class _ConvBase(Layer):
 class Conv2D(_ConvBase):
     r"""2-D convolution (cross-correlation, as in PyTorch) on NCHW tensors.
 
-    Shapes: x (N, C, H, W); weight (O, C, kh, kw); bias (O,); y (N, O, Ho, Wo) with
-    ``Ho = floor((H + 2*ph - kh) / sh) + 1`` (likewise Wo).
+    **Shapes.** x `(N, C, H, W)`; weight `(O, C, kh, kw)`; bias `(O,)`; y `(N, O, Ho, Wo)`,
+    with `Ho = floor((H + 2*ph - kh) / sh) + 1` and likewise `Wo` (`conv_output_size`
+    derives it). Below, $c$ is an input and $o$ an output channel, $(h, w)$ an output
+    position, $(u, v)$ a kernel offset, $K$ the kernel size, $s$ the stride and $p$ the
+    padding; the code takes a separate one along each axis (`kh, kw`, `sh, sw`, `ph, pw`),
+    and each axis works the same way. $x$ is read as $0$ outside the image (the zero padding).
 
-    Forward, with x zero-padded by (ph, pw)::
+    **Forward.** Each output is the window at $(hs - p, ws - p)$ weighted by output channel
+    $o$'s filter:
 
-        y[n, o, a, b] = b[o] + sum_{c, i, j} W[o, c, i, j] * x_pad[n, c, a*sh + i, b*sw + j]
+    $$
+    y_{n,o,h,w} = b_o + \sum_{c} \sum_{u=0}^{K-1} \sum_{v=0}^{K-1}
+        W_{o,c,u,v}\; x_{n,c,\, hs+u-p,\, ws+v-p} .
+    $$
 
-    As matrices: ``X = im2col(x_pad)`` is (N*Ho*Wo, kh*kw*C), one window per row;
-    ``Wm`` is the weight as (O, kh*kw*C); then ``Y = X @ Wm.T + b``, (N*Ho*Wo, O),
-    reshaped to (N, O, Ho, Wo).
+    **As one matrix product.** Let $X = \operatorname{im2col}(x)$, `(N*Ho*Wo, K*K*C)`: row
+    $(n,h,w)$, column $(u,v,c)$ holds $X_{(n,h,w),(u,v,c)} = x_{n,c,hs+u-p,ws+v-p}$. Let
+    $W_\text{mat}$, `(O, K*K*C)`, be the weight with its columns in the same order,
+    $(W_\text{mat})_{o,(u,v,c)} = W_{o,c,u,v}$. The triple sum is then one sum over the
+    shared column index:
 
-    Backward, given G = dL/dy reshaped to (N*Ho*Wo, O)::
+    $$
+    Y = X\, W_\text{mat}^\top + \mathbf 1\, b^\top, \qquad
+    Y_{(n,h,w),o} = \sum_{(u,v,c)} X_{(n,h,w),(u,v,c)}\, (W_\text{mat})_{o,(u,v,c)} + b_o
+                  = y_{n,o,h,w},
+    $$
 
-        dL/dWm = G.T @ X                 (O, kh*kw*C)   -> weight.grad (O, C, kh, kw)
-        dL/db  = sum over rows of G      (O,)
-        dL/dX  = G @ Wm                  (N*Ho*Wo, kh*kw*C)
-        dL/dx  = crop(col2im(dL/dX))     (N, C, H, W)   overlapping windows add up
-                                                        (col2im skips the padding as it adds)
+    and `(N*Ho*Wo, O)` is reshaped to y (a view: y is channels-last in memory).
 
-    Cache: X (the im2col matrix, needed for dL/dWm) and x's shape.
+    **Backward.** $Y = X W_\text{mat}^\top + b$ is a `Dense` layer with input $X$ and weight
+    $W_\text{mat}^\top$, so `Dense`'s derivation gives, with $\bar Y$ the rows of $\bar y$
+    (`(N*Ho*Wo, O)`):
 
-    Default init: PyTorch's (``init="dcgan"`` for N(0, 0.02)); ``bias=False`` drops b
-    (the usual choice before a BatchNorm).
+    $$
+    \bar W_\text{mat} = \bar Y^\top X, \qquad
+    \bar b_o = \sum_{n,h,w} \bar y_{n,o,h,w}, \qquad
+    \bar X = \bar Y\, W_\text{mat},
+    $$
+
+    of shapes `(O, K*K*C)`, `(O,)` and `(N*Ho*Wo, K*K*C)`.
+
+    Written out, $\bar W_{o,c,u,v} = \sum_{n,h,w} \bar y_{n,o,h,w}\, x_{n,c,hs+u-p,ws+v-p}$;
+    it is permuted back to `weight.grad`'s `(O, C, kh, kw)`. $X = A x$ is a linear copy of
+    $x$ (`im2col`), so $\bar x = A^\top \bar X = \operatorname{col2im}(\bar X)$, where
+    `col2im`'s docstring shows that $A^\top$ sums every copy back to its source:
+
+    $$
+    \bar x_{n,c,h',w'} = \sum_{(h,u) \in S(h')} \; \sum_{(w,v) \in S(w')} \; \sum_o
+        \bar y_{n,o,h,w}\, W_{o,c,u,v},
+    $$
+
+    with $S(h')$ the (output row, kernel row) pairs whose window reads input row $h'$,
+    $hs + u - p = h'$, as defined in `col2im`: overlapping windows add up. `col2im` skips the
+    padding as it adds. Cache: $X$ (needed for $\bar W$) and x's shape.
+
+    **Double backward.** Write the forward map without its bias as $\mathcal B(x, W)$, bilinear
+    in $(x, W)$, and $\mathcal B_W = \mathcal B(\cdot, W)$ the linear map of $x$ for a fixed $W$.
+    The backward pass computed $\bar x = \mathcal B_W^\top \bar y$, which does not involve
+    $x$. A penalty $P$ of $\bar x$ changes, to first order, by
+    $\langle \tilde{\bar x}, \mathrm d\bar x \rangle$. A change of $\bar y$ alone gives
+    $\mathrm d\bar x = \mathcal B_W^\top \mathrm d\bar y$; a change of $W$ alone gives
+    $\mathrm d\bar x = \mathcal B_{\mathrm dW}^\top \bar y$ (bilinearity). Moving each adjoint
+    to the other side of the inner product:
+
+    $$
+    \begin{aligned}
+    \mathrm dP &= \langle \tilde{\bar x}, \mathcal B_W^\top \mathrm d\bar y \rangle
+                = \langle \mathcal B(\tilde{\bar x}, W), \mathrm d\bar y \rangle
+      &&\Longrightarrow\quad \tilde{\bar y} = \mathcal B(\tilde{\bar x}, W), \\
+    \mathrm dP &= \langle \tilde{\bar x}, \mathcal B_{\mathrm dW}^\top \bar y \rangle
+                = \langle \mathcal B(\tilde{\bar x}, \mathrm dW), \bar y \rangle
+      &&\Longrightarrow\quad \tilde W = \bar W \text{ with } \tilde{\bar x} \text{ in } x\text{'s place}, \\
+    \tilde x &= 0 .
+    \end{aligned}
+    $$
+
+    The second line holds because, in the first-order pass,
+    $\mathrm dL = \langle \mathcal B(x, \mathrm dW), \bar y \rangle = \langle \bar W, \mathrm dW \rangle$
+    is what defines $\bar W$ from $x$ and $\bar y$; the same expression with $\tilde{\bar x}$
+    in $x$'s place defines $\tilde W$. So the second-order pass reuses the first-order code with $\tilde{\bar x}$ where $x$ was:
+    $\tilde{\bar y}$ is the rows of $\operatorname{im2col}(\tilde{\bar x})\, W_\text{mat}^\top$,
+    and $\tilde W_\text{mat} = \bar Y^\top \operatorname{im2col}(\tilde{\bar x})$, added into
+    `weight.grad`. `double_backward` returns `None` for the zero $\tilde x$.
+
+    **Init.** PyTorch's by default (`init="dcgan"` for $\mathcal N(0, 0.02^2)$); `bias=False`
+    drops $b$ (the usual choice before a BatchNorm).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
@@ -116,7 +170,7 @@ class Conv2D(_ConvBase):
         return y.reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
 
     def _linear(self, x):
-        """(Y, cache): Y = im2col(x_pad) @ Wm.T, (N*Ho*Wo, O), without the bias."""
+        """(Y, cache): Y = im2col(x_pad) @ Wm.T, `(N*Ho*Wo, O)`, without the bias."""
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         _, _, ho, wo = self.output_shape(x.shape)
         cols = im2col(pad_nhwc(x, ph, pw), kh, kw, sh, sw, ho, wo)
@@ -151,28 +205,100 @@ class Conv2D(_ConvBase):
 class ConvTranspose2D(_ConvBase):
     r"""Transposed ("fractionally-strided") 2-D convolution, the upsampling layer of DCGAN.
 
-    Shapes: x (N, Ci, H, W); weight (Ci, Co, kh, kw) (PyTorch's layout: input channels
-    first); bias (Co,); y (N, Co, Ho, Wo) with
-    ``Ho = (H - 1)*sh - 2*ph + kh + oph`` (likewise Wo), ``output_padding < stride``.
+    **Shapes.** x `(N, C, H, W)` with $C$ = `in_channels`; weight `(C, O, kh, kw)`,
+    PyTorch's layout, input channels first; bias `(O,)`; y `(N, O, Ho, Wo)` with $O$ =
+    `out_channels` and `Ho = (H - 1)*sh - 2*ph + kh + oph` (likewise `Wo`), where the
+    output padding `oph` is at least 0 and less than the stride. $c$, $o$, $(u, v)$, $K$,
+    $s$, $p$ as in `Conv2D`; $(h, w)$ is now an *input* position and $(h', w')$ an output one.
 
-    It is the adjoint of ``Conv2D(Co, Ci, k, s, p)`` with the same weight: each input
-    pixel *scatters* a kh x kw patch, scaled by its value, onto the output at stride s::
+    **Forward: the adjoint of a convolution's input map.** Take the `Conv2D` that maps
+    images shaped like y to images shaped like x, with $O$ input and $C$ output channels,
+    this layer's weight $W$ (its layout `(C, O, K, K)` is exactly that Conv2D's
+    (out, in, K, K)), and no bias. Its input map is the linear map of $z$
 
-        y_full[n, o, a*sh + i, b*sw + j] += sum_c x[n, c, a, b] * W[c, o, i, j]
-        y = y_full[:, :, ph : ph + Ho, pw : pw + Wo] + b[o]
+    $$
+    \operatorname{conv}_W(z)_{n,c,h,w} = \sum_{o,u,v} W_{c,o,u,v}\; z_{n,o,\, hs+u-p,\, ws+v-p} .
+    $$
 
-    As matrices: ``Xm`` is x as (N*H*W, Ci); ``Wm`` the weight as (Ci, kh*kw*Co);
-    ``y = crop(col2im(Xm @ Wm))``, cropped as it is summed. (output_padding only makes y_full one row/column
-    longer at the bottom/right, so the output size is unambiguous.)
+    This layer is its adjoint, plus a bias: $y = \operatorname{conv}_W^\top x + b$. To write
+    $\operatorname{conv}_W^\top$ out, take the inner product with any $x$ and, as in `col2im`'s proof,
+    group its terms by the entry $(n, o, h', w')$ of $z$ that each one reads, with
+    $S(h') = \{ (h, u) : 0 \le h < H,\ 0 \le u < K,\ hs + u - p = h' \}$ the (input row,
+    kernel row) pairs that reach output row $h'$:
 
-    Backward, given G = dL/dy (N, Co, Ho, Wo) zero-padded back to y_full's size::
+    $$
+    \begin{aligned}
+    \langle \operatorname{conv}_W(z), x \rangle
+      &= \sum_{n,c,h,w} x_{n,c,h,w} \sum_{o,u,v} W_{c,o,u,v}\, z_{n,o,hs+u-p,ws+v-p} \\
+      &= \sum_{n,o,h',w'} z_{n,o,h',w'} \sum_c \sum_{(h,u) \in S(h')} \; \sum_{(w,v) \in S(w')}
+         x_{n,c,h,w}\, W_{c,o,u,v}
+       = \langle z, \operatorname{conv}_W^\top x \rangle,
+    \end{aligned}
+    $$
 
-        Gc     = im2col(G_full)          (N*H*W, kh*kw*Co)   windows at stride s
-        dL/dx  = Gc @ Wm.T               (N*H*W, Ci) -> (N, Ci, H, W)
-        dL/dWm = Xm.T @ Gc               (Ci, kh*kw*Co) -> weight.grad (Ci, Co, kh, kw)
-        dL/db  = sum_{n,a,b} G[n, :, a, b]
+    so
 
-    i.e. the backward pass is an ordinary strided convolution. Cache: Xm.
+    $$
+    y_{n,o,h',w'} = b_o + \sum_c \sum_{(h,u) \in S(h')} \; \sum_{(w,v) \in S(w')}
+        x_{n,c,h,w}\, W_{c,o,u,v} :
+    $$
+
+    each input pixel $(h, w)$ *scatters* its $K \times K$ patch, scaled by its value, onto the
+    output at $(hs + u - p,\, ws + v - p)$; patches at stride $s$ overlap and add up.
+
+    **As one matrix product.** $X_m$ is x as `(N*H*W, C)` rows $(n, h, w)$;
+    $W_\text{mat}$ is the weight as `(C, K*K*O)`, $(W_\text{mat})_{c,(u,v,o)} = W_{c,o,u,v}$.
+    Then $\operatorname{cols} = X_m W_\text{mat}$ holds every scattered value,
+    $\operatorname{cols}_{(n,h,w),(u,v,o)} = \sum_c x_{n,c,h,w} W_{c,o,u,v}$, and the sum above
+    is exactly `col2im`'s:
+
+    $$
+    y = \operatorname{col2im}(X_m W_\text{mat}) + b,
+    $$
+
+    cropped by $p$ as it is summed. It is the computation of `Conv2D`'s backward to its input,
+    $\operatorname{col2im}(\bar Y W_\text{mat})$, with $X_m$ in $\bar Y$'s place.
+
+    **Output size.** The Conv2D above maps a length $H_\text{out}$ to
+    $H = \lfloor (H_\text{out} + 2p - K)/s \rfloor + 1$. Solving for $H_\text{out}$,
+    $H_\text{out} = (H - 1)s - 2p + K + q$ with any $q \in \{0, \dots, s - 1\}$, which the
+    floor drops. `output_padding` is that $q$: it picks the output size, adding $q$ rows at
+    the bottom (and columns at the right) that the same formula fills.
+
+    **Backward.** $y$ is linear in $x$ with the map $\operatorname{conv}_W^\top$, so
+    $\bar x = (\operatorname{conv}_W^\top)^\top \bar y = \operatorname{conv}_W(\bar y)$: Conv2D's forward pass,
+    without bias, applied to $\bar y$. In matrices: the adjoint of `col2im` (with its crop) is
+    `im2col` (with zero-padding), so $\overline{\operatorname{cols}} = \operatorname{im2col}(\bar y)$,
+    `(N*H*W, K*K*O)`, the windows every input pixel wrote to; and
+    $\operatorname{cols} = X_m W_\text{mat}$ is a `Dense` layer, so
+
+    $$
+    \begin{aligned}
+    \bar X_m &= \overline{\operatorname{cols}}\; W_\text{mat}^\top,
+    & \bar x_{n,c,h,w} &= \sum_{o,u,v} W_{c,o,u,v}\, \bar y_{n,o,hs+u-p,ws+v-p}, \\
+    \bar W_\text{mat} &= X_m^\top\, \overline{\operatorname{cols}},
+    & \bar W_{c,o,u,v} &= \sum_{n,h,w} x_{n,c,h,w}\, \bar y_{n,o,hs+u-p,ws+v-p}, \\
+    & & \bar b_o &= \sum_{n,h',w'} \bar y_{n,o,h',w'},
+    \end{aligned}
+    $$
+
+    with $\bar X_m$ `(N*H*W, C)`, reshaped to $\bar x$, and $\bar W_\text{mat}$ `(C, K*K*O)`,
+    permuted back to `weight.grad`'s `(C, O, kh, kw)`. So the backward
+    pass is an ordinary strided convolution of $\bar y$. Cache: $X_m$.
+
+    **Double backward.** The forward map without bias, $\mathcal B(x, W) = \operatorname{conv}_W^\top x$,
+    is bilinear in $(x, W)$, so `Conv2D`'s argument applies unchanged. With $\tilde{\bar X}_m$
+    the rows of $\tilde{\bar x}$ (like $X_m$'s):
+
+    $$
+    \tilde{\bar y} = \mathcal B(\tilde{\bar x}, W) = \operatorname{col2im}(\tilde{\bar X}_m W_\text{mat}), \qquad
+    \tilde W_\text{mat} = \tilde{\bar X}_m^\top \operatorname{im2col}(\bar y), \qquad
+    \tilde x = 0:
+    $$
+
+    the forward map applied to $\tilde{\bar x}$ without the bias, and the weight gradient with
+    $\tilde{\bar x}$ in $x$'s place, added into `weight.grad`; `double_backward` returns `None`
+    for the zero $\tilde x$.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
@@ -208,7 +334,7 @@ class ConvTranspose2D(_ConvBase):
         return y.transpose(0, 3, 1, 2)
 
     def _linear(self, x):
-        """(y, cache): y = crop(col2im(Xm @ Wm)), (N, Ho, Wo, Co) channels-last, without the bias."""
+        """(y, cache): y = crop(col2im(Xm @ Wm)), `(N, Ho, Wo, Co)` channels-last, without the bias."""
         n, ci, h, w = x.shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         _, co, ho, wo = self.output_shape(x.shape)
@@ -218,7 +344,7 @@ class ConvTranspose2D(_ConvBase):
         return y, (xm, x.shape)
 
     def _grad_cols(self, grad_out, h, w):
-        """im2col of dL/dy padded back to y_full: the windows every input pixel wrote to."""
+        r"""`im2col` of $\bar y$ padded back by $p$: the windows every input pixel wrote to."""
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         return im2col(pad_nhwc(grad_out, ph, pw), kh, kw, sh, sw, h, w)
 

@@ -8,32 +8,80 @@ from .module import Layer, Parameter
 
 
 class Dense(Layer):
-    r"""Affine map ``y = x @ W + b``.
+    r"""Affine map $y = xW + b$: every output feature a weighted sum of the input features.
 
-    Shapes: x (N, D_in), W (D_in, D_out), b (D_out,), y (N, D_out).
-    (W is stored (in, out) so the forward pass reads like the math; PyTorch's
-    ``nn.Linear`` stores the transpose.)
+    **Shapes.** x `(N, in_features)`, W `(in_features, out_features)`, b `(out_features,)`,
+    y `(N, out_features)`. W is stored (in, out) so that the forward pass reads like the
+    math; PyTorch's `nn.Linear` stores the transpose. `init` picks the initialiser (see
+    `npgan.nn.init`); the default is PyTorch's.
 
-    Forward::
+    **Forward.** With $n$ the sample, $i$ an input and $j$ an output feature:
 
-        y[n, j] = sum_i x[n, i] W[i, j] + b[j]
+    $$
+    y_{nj} = \sum_i x_{ni} W_{ij} + b_j .
+    $$
 
-    Backward, given G = dL/dy of shape (N, D_out)::
+    **Backward.** Each output is linear in each of $x$, $W$, $b$, so its partial derivatives
+    are read off the forward formula. $y_{nj}$ involves only sample $n$'s inputs and only
+    column $j$ of $W$ (the brackets are 1 when the condition holds, else 0):
 
-        dL/dx = G @ W.T            (N, D_in)
-        dL/dW = x.T @ G            (D_in, D_out)   accumulated into W.grad
-        dL/db = sum_n G[n, :]      (D_out,)        accumulated into b.grad
+    $$
+    \frac{\partial y_{nj}}{\partial x_{n'i}} = [n' = n]\, W_{ij}, \qquad
+    \frac{\partial y_{nj}}{\partial W_{ij'}} = [j' = j]\, x_{ni}, \qquad
+    \frac{\partial y_{nj}}{\partial b_{j'}} = [j' = j] .
+    $$
 
-    Cache: x (needed for dL/dW).
+    The chain rule sums over every output that a quantity reaches, and the brackets keep
+    one term of each sum:
 
-    Double backward (a gradient penalty P of dx; ``ggx`` = dP/d(dx), (N, D_in)). dx = G W^T
-    is bilinear in (G, W) and does not depend on x, so::
+    $$
+    \begin{aligned}
+    \bar x_{ni} &= \sum_{n', j} \bar y_{n'j} \frac{\partial y_{n'j}}{\partial x_{ni}}
+                 = \sum_j \bar y_{nj} W_{ij}, \\
+    \bar W_{ij} &= \sum_{n, j'} \bar y_{nj'} \frac{\partial y_{nj'}}{\partial W_{ij}}
+                 = \sum_n x_{ni}\, \bar y_{nj}, \\
+    \bar b_j    &= \sum_{n, j'} \bar y_{nj'} \frac{\partial y_{nj'}}{\partial b_j}
+                 = \sum_n \bar y_{nj} .
+    \end{aligned}
+    $$
 
-        dP/dG = ggx @ W            (N, D_out)     (the forward map, without b)
-        dP/dW = ggx.T @ G          (D_in, D_out)  accumulated into W.grad
-        dP/dx = 0
+    A sum over a shared index is a matrix product, so collected into matrices:
 
-    ``init`` picks the initialiser (see ``npgan.nn.init``); default PyTorch's.
+    $$
+    \bar x = \bar y\, W^\top \quad (N, \text{in}), \qquad
+    \bar W = x^\top \bar y \quad (\text{in}, \text{out}), \qquad
+    \bar b = \sum_n \bar y_{n\cdot} \quad (\text{out}) .
+    $$
+
+    `backward` returns $\bar x$ and adds $\bar W$, $\bar b$ into `W.grad`, `b.grad`.
+    Cache: $x$ (needed for $\bar W$).
+
+    **Double backward.** A gradient penalty $P$ depends on $\bar x$; the pass receives
+    $\tilde{\bar x} = \partial P / \partial \bar x$, shaped like $x$. The backward map
+    $\bar x_{ni} = \sum_j \bar y_{nj} W_{ij}$ is bilinear in $(\bar y, W)$ and does not
+    involve $x$, so the same reading-off gives
+
+    $$
+    \frac{\partial \bar x_{ni}}{\partial \bar y_{n'j}} = [n' = n]\, W_{ij}, \qquad
+    \frac{\partial \bar x_{ni}}{\partial W_{i'j}} = [i' = i]\, \bar y_{nj}, \qquad
+    \frac{\partial \bar x_{ni}}{\partial x_{n'i'}} = 0,
+    $$
+
+    and the chain rule, summing over $\bar x$'s entries:
+
+    $$
+    \begin{aligned}
+    \tilde{\bar y}_{nj} &= \sum_i \tilde{\bar x}_{ni} W_{ij}
+        &&\Longrightarrow\quad \tilde{\bar y} = \tilde{\bar x}\, W \quad (N, \text{out}), \\
+    \tilde W_{ij} &= \sum_n \tilde{\bar x}_{ni}\, \bar y_{nj}
+        &&\Longrightarrow\quad \tilde W = \tilde{\bar x}^\top \bar y \quad (\text{in}, \text{out}), \\
+    \tilde x &= 0 .
+    \end{aligned}
+    $$
+
+    $\tilde{\bar y}$ is the forward map applied to $\tilde{\bar x}$, without the bias.
+    `double_backward` returns $\tilde{\bar y}$ and `None` for the zero $\tilde x$, and adds
+    $\tilde W$ into `W.grad`.
     """
 
     def __init__(self, in_features: int, out_features: int, init: str = "pytorch"):

@@ -7,17 +7,34 @@ from .module import Layer
 
 
 class Dropout(Layer):
-    r"""Zero each element with probability p in training; the identity in eval.
+    r"""Zero each element with probability `p` in training; the identity in eval.
 
-    "Inverted" dropout scales the kept elements by 1/(1-p) during training so
-    that E[y] = x and nothing needs rescaling at test time.
+    Below $\rho$ is the drop probability `p`, and $\xi$ the mask, one independent draw
+    $\xi_k \sim \operatorname{Bernoulli}(1 - \rho)$ per element ($1$: kept).
 
-    Forward, training:  M ~ Bernoulli(1 - p) elementwise,  y = x * M / (1 - p)
-    Forward, eval:      y = x
-    Backward:           dL/dx = dL/dy * M / (1 - p)   (training),  dL/dy (eval)
+    **Forward, training.** "Inverted" dropout scales the kept elements by $1/(1 - \rho)$,
 
-    Cache: the scaled mask M / (1 - p) (None in eval). Shapes: any, y like x.
-    The mask comes from npgan's seeded generator (``backend.seed``).
+    $$
+    y_k = \frac{\xi_k}{1 - \rho}\, x_k,
+    \qquad
+    \mathbb E[y_k] = \frac{\mathbb E[\xi_k]}{1 - \rho}\, x_k = \frac{1 - \rho}{1 - \rho}\, x_k = x_k,
+    $$
+
+    so the expected output is the input and nothing needs rescaling at test time. (For
+    $\rho = 1$ every element is dropped and the scale is taken as $0$.)
+
+    **Forward, eval** (or $\rho = 0$). $y = x$.
+
+    **Backward.** $y_k$ is $x_k$ times a constant drawn in the forward pass, so
+    $\partial y_k / \partial x_{k'} = [k = k']\, \xi_k / (1 - \rho)$ and the chain rule keeps one
+    term: $\bar x = \dfrac{\xi}{1 - \rho} \odot \bar y$ in training, $\bar x = \bar y$ in eval.
+
+    **Double backward.** $\bar x$ is that same diagonal map of $\bar y$ and does not involve
+    $x$, so $\tilde{\bar y} = \dfrac{\xi}{1 - \rho} \odot \tilde{\bar x}$ (in eval
+    $\tilde{\bar y} = \tilde{\bar x}$) and $\tilde x = 0$.
+
+    Cache: the scaled mask $\xi / (1 - \rho)$ (nothing but x's shape in eval). Shapes: any,
+    y like x. The mask comes from npgan's seeded generator (`backend.seed`).
     """
 
     def __init__(self, p: float = 0.5):
@@ -45,7 +62,7 @@ class Dropout(Layer):
         return grad_out if kind == "identity" else grad_out * value
 
     def double_backward(self, ggx, grad_out):
-        """dP/dG = ggx * M / (1 - p) (the same diagonal map); dP/dx = 0."""
+        r"""$\tilde{\bar y} = \tilde{\bar x} \odot \xi / (1 - \rho)$, the backward pass's diagonal map; $\tilde x = 0$ (`None`)."""
         kind, value = self._forward_cache()
         shape = value if kind == "identity" else value.shape
         self._check_second(ggx, grad_out, shape, shape)

@@ -1,40 +1,24 @@
-"""im2col / col2im: turning a convolution into one matrix product.
+r"""im2col / col2im: a convolution as one matrix product, and the adjoint that backpropagates it.
 
-A convolution slides a kh x kw window over the (padded) image. ``im2col``
-copies every window into one row of a matrix, so that the whole convolution
-becomes a single ``cols @ W`` that BLAS (or cuBLAS) runs at full speed;
-``col2im`` is its adjoint: it scatters rows back onto the image, *summing*
-where windows overlap.
+A convolution slides a $K \times K$ window over the zero-padded image. `im2col` copies every
+window into one row of a matrix, so that the whole convolution becomes a single matrix
+product that BLAS (or cuBLAS) runs; `col2im` is its adjoint: it adds every row back onto
+the image where its window came from, *summing* where windows overlap. The index
+definitions and the proof that `col2im` is the adjoint are in the two functions' docstrings.
 
-Layout. Images are NCHW at the API, but the helpers work channels-last
-(N, H, W, C): a window's C values are then contiguous in memory, so each
-copy moves long runs of bytes, and the column order is (kh, kw, C). The
-weights are permuted to match (``W.transpose(0, 2, 3, 1)``); the gather is
-then several times cheaper than (C, kh, kw)-ordered columns built from NCHW
-(benchmarks/RESULTS.md).
+**Layout.** Images are NCHW at the API, but these helpers work channels-last, `(N, H, W, C)`:
+a window's $C$ values are then contiguous in memory, and a window's row is ordered
+$(u, v, c)$: kernel row, kernel column, channel. The weights are permuted to the same order
+(`W.transpose(0, 2, 3, 1)`).
 
-Vectorisation. ``im2col`` makes no loop at all: the windows are one strided
-*view* of the image, shaped (N, Ho, Wo, kh, kw, C) with strides
-(sN, s*sH, s*sW, sH, sW, sC), where (sN, sH, sW, sC) are the image's strides,
-and a single reshape copies it into the column matrix. In that view the
-(kw, C) axes of a window row are contiguous in memory, so the copy moves runs
-of kw*C values, not the runs of C that one copy per kernel offset would move. ``col2im`` cannot be a view (windows overlap, and the
-overlapping values must be *summed*), so it loops over the kh*kw kernel
-offsets: for offset (i, j) the pixels at that position of every window are one
-strided view ``out[:, i : i + s*(Ho-1)+1 : s, j : j + s*(Wo-1)+1 : s, :]``,
-and each iteration is one in-place add over the whole batch. No ``add.at``
-(slow and serialising), no loop over batch, pixels or channels.
+**Cropping.** `col2im` can leave out a border as it adds (the padding of a convolution's
+input, the cropped margin of a transposed convolution's output): each kernel offset's add is
+clipped to the rows and columns inside the crop, so the result is a fresh contiguous array
+with no padded intermediate.
 
-Threads. NumPy's elementwise work runs on one core while its matrix products
-use all of them; both helpers hand contiguous slices of the batch to
-``backend.parallel_for`` (one slice per thread, the same vectorised code in
-each), so the gather and the scatter-add use the cores BLAS uses.
-
-Cropping. ``col2im`` can leave out a border (the padding of a convolution's
-input, the cropped margin of a transposed convolution's output) as it adds:
-each offset's add is clipped to the rows and columns inside the crop, so the
-result is a fresh contiguous (N, H, W, C) array, with no padded intermediate
-and no copy to crop it.
+How the code runs it: `im2col` copies one strided view of the image (all windows at once),
+`col2im` makes one in-place strided add per kernel offset $(u, v)$, and both split the batch
+between threads with `backend.parallel_for`; the index formulas below are their plain reference.
 """
 
 from __future__ import annotations
@@ -43,7 +27,7 @@ from .. import backend as B
 
 
 def integer(v, name: str) -> int:
-    """``v`` as an int; a clear error for 2.5, "3" or True instead of silently truncating."""
+    """`v` as an int; a clear error for 2.5, "3" or True instead of silently truncating."""
     import numbers
     whole = isinstance(v, numbers.Integral) or (isinstance(v, numbers.Real) and float(v).is_integer())
     if isinstance(v, bool) or not whole:
@@ -52,7 +36,7 @@ def integer(v, name: str) -> int:
 
 
 def pair(v, name: str):
-    """An int or a pair of ints as a pair; used for kernel_size, stride, padding."""
+    """An int or a pair of ints as a pair; used for `kernel_size`, `stride`, `padding`."""
     if isinstance(v, (tuple, list)):
         if len(v) != 2:
             raise ValueError(f"{name} must be an int or a pair of ints, got {v!r}")
@@ -61,7 +45,12 @@ def pair(v, name: str):
 
 
 def conv_output_size(size: int, k: int, s: int, p: int) -> int:
-    """Output length of a convolution: floor((size + 2p - k) / s) + 1."""
+    r"""Output length of a convolution: $\lfloor (\text{size} + 2p - K)/s \rfloor + 1$ (here `k` is $K$).
+
+    Window $h$ covers the padded positions $hs, \dots, hs + K - 1$, and it must fit in the
+    $\text{size} + 2p$ padded positions: $hs + K \le \text{size} + 2p$, i.e.
+    $h \le (\text{size} + 2p - K)/s$. The windows are $h = 0, 1, \dots$ up to that bound.
+    """
     return (size + 2 * p - k) // s + 1
 
 
@@ -78,10 +67,25 @@ def pad_nhwc(x_nchw, ph: int, pw: int):
 
 
 def im2col(x_nhwc, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int):
-    """Gather the windows of a padded (N, Hp, Wp, C) image into (N*Ho*Wo, kh*kw*C).
+    r"""Gather the windows of a padded `(N, Hp, Wp, C)` image into an `(N*Ho*Wo, kh*kw*C)` matrix.
 
-    Row ``(n, oh, ow)`` holds the window whose top-left pixel is
-    ``(oh*sh, ow*sw)``, flattened in (kh, kw, C) order.
+    One row per output position $(n, h, w)$, one column per window entry $(u, v, c)$ in that
+    order. With stride $s$ (`sh`, `sw`) and $x^{\text{pad}}$ the channels-last image that
+    `pad_nhwc` padded by $p$ on each side, row $(n, h, w)$ is the window whose top-left
+    padded pixel is $(hs, ws)$:
+
+    $$
+    \operatorname{cols}_{(n,h,w),\,(u,v,c)} = x^{\text{pad}}_{n,\, hs+u,\, ws+v,\, c}
+        = x_{n,\, c,\, hs+u-p,\, ws+v-p},
+    $$
+
+    where the right-hand side is the unpadded NCHW image, read as $0$ outside it. `kh`, `kw`
+    and `sh`, `sw` are the kernel size $K$ and the stride $s$ along each axis; `ho`, `wo` the
+    number of windows along each (`conv_output_size`).
+
+    Every entry of `cols` is a copy of one entry of $x$ (or a zero of the padding), so
+    `im2col` is a linear map $x \mapsto A x$ with a 0/1 matrix $A$, one 1 at most in each
+    row; its adjoint $A^\top$ is `col2im`.
     """
     xp = B.get_backend()
     n, _, _, c = x_nhwc.shape
@@ -107,10 +111,48 @@ def _clip(offset: int, stride: int, count: int, lo: int, hi: int):
 
 def col2im(cols, n: int, hp: int, wp: int, c: int, kh: int, kw: int,
            sh: int, sw: int, ho: int, wo: int, crop=(0, 0, None, None)):
-    """Adjoint of ``im2col``: scatter-add (N*Ho*Wo, kh*kw*C) rows onto an (N, Hp, Wp, C) image.
+    r"""Adjoint of `im2col`: scatter-add `(N*Ho*Wo, kh*kw*C)` rows onto an `(N, Hp, Wp, C)` image.
 
-    ``crop = (top, left, height, width)`` returns only that part of the image,
-    (N, height, width, C), computed directly (nothing outside it is added up).
+    **Definition.** Every window entry is added back onto the pixel it was copied from. For
+    an input position $h'$, the windows that read it are
+
+    $$
+    S(h') = \{\, (h, u) : 0 \le h < H_\text{out},\ 0 \le u < K,\ hs + u - p = h' \,\}
+    $$
+
+    ($H_\text{out}$ = `ho`), and likewise $S(w')$ for columns with `wo`. Then, for a matrix
+    $\Phi$ of `cols`' shape,
+
+    $$
+    \operatorname{col2im}(\Phi)_{n,c,h',w'} = \sum_{(h,u) \in S(h')} \; \sum_{(w,v) \in S(w')}
+        \Phi_{(n,h,w),\,(u,v,c)} .
+    $$
+
+    **Why it is the adjoint of `im2col`.** `im2col` is $x \mapsto A x$ with
+    $(A x)_{(n,h,w),(u,v,c)} = x_{n,c,hs+u-p,ws+v-p}$. Its inner product with any $\Phi$ is
+    a sum over all window entries; group its terms by the input entry $(n, c, h', w')$ that
+    each one reads (entries that read the zero padding contribute nothing):
+
+    $$
+    \begin{aligned}
+    \langle A x, \Phi \rangle
+      &= \sum_{n,h,w} \sum_{u,v,c} x_{n,c,hs+u-p,ws+v-p}\, \Phi_{(n,h,w),(u,v,c)} \\
+      &= \sum_{n,c,h',w'} x_{n,c,h',w'} \sum_{(h,u) \in S(h')} \; \sum_{(w,v) \in S(w')}
+         \Phi_{(n,h,w),(u,v,c)}
+       = \langle x, \operatorname{col2im}(\Phi) \rangle .
+    \end{aligned}
+    $$
+
+    This holds for every $x$ and $\Phi$, so $\operatorname{col2im} = A^\top$. In a backward
+    pass: if $\operatorname{cols} = A x$, the chain rule gives
+    $\bar x_k = \sum_r \overline{\operatorname{cols}}_r A_{rk} = (A^\top \overline{\operatorname{cols}})_k$,
+    so $\bar x = \operatorname{col2im}(\overline{\operatorname{cols}})$: a copy's gradient is
+    summed back onto its source, over every copy.
+
+    **Arguments.** `hp`, `wp` are the padded image's size; `kh`, `kw`, `sh`, `sw`, `ho`, `wo`
+    as for `im2col`. `crop = (top, left, height, width)` returns only that part of the image,
+    `(N, height, width, C)`, computed directly (nothing outside it is added up): with
+    `crop = (p, p, H, W)` it is exactly the sum above over the unpadded positions.
     """
     xp = B.get_backend()
     top, left, height, width = crop

@@ -10,51 +10,105 @@ from .module import Layer, Parameter
 class BatchNorm(Layer):
     r"""Normalise each channel over the batch (and spatial positions), then scale and shift.
 
-    Shapes: x (N, C) or (N, C, H, W); gamma = ``weight`` (C,), beta = ``bias`` (C,);
-    y like x. Statistics are taken over the m = N (or N*H*W) values of each channel.
+    **Shapes.** x `(N, C)` or `(N, C, H, W)`; $\gamma$ = `weight` `(C,)`, $\beta$ = `bias`
+    `(C,)`; y like x. Each channel is normalised on its own, over its $m$ values: the $N$
+    samples for a `(N, C)` input (a Dense layer's output), the $N \cdot H \cdot W$ values of
+    all samples and positions for images. Below, $k$ runs over one channel's $m$ values,
+    and $\mu$, $\sigma^2$, $\gamma$, $\beta$ are that channel's.
 
-    Forward, training::
+    **Forward, training.** The batch's statistics (biased variance), then the affine map:
 
-        mu    = mean(x)                 var = mean((x - mu)^2)     (biased, over m values)
-        xhat  = (x - mu) / sqrt(var + eps)
-        y     = gamma * xhat + beta
-        running_mean <- (1 - momentum) * running_mean + momentum * mu
-        running_var  <- (1 - momentum) * running_var  + momentum * var * m / (m - 1)
+    $$
+    \mu = \frac1m \sum_k x_k, \qquad
+    \sigma^2 = \frac1m \sum_k (x_k - \mu)^2, \qquad
+    \hat x_k = (x_k - \mu)\, r, \quad r = \frac{1}{\sqrt{\sigma^2 + \epsilon}}, \qquad
+    y_k = \gamma\, \hat x_k + \beta .
+    $$
 
-    (PyTorch's rule: the running variance is updated with the *unbiased* estimate.)
+    The running statistics, used in eval mode, are updated with $\lambda$ = `momentum` and,
+    as in PyTorch, the *unbiased* variance:
 
-    Forward, eval: the same with mu, var replaced by running_mean, running_var.
+    $$
+    \mu_\text{run} \leftarrow (1 - \lambda)\, \mu_\text{run} + \lambda\, \mu, \qquad
+    \sigma^2_\text{run} \leftarrow (1 - \lambda)\, \sigma^2_\text{run} + \lambda\, \sigma^2 \frac{m}{m - 1} .
+    $$
 
-    Backward, given G = dL/dy and istd = 1 / sqrt(var + eps)::
+    **Forward, eval.** The same with $\mu$, $\sigma^2$ replaced by $\mu_\text{run}$,
+    $\sigma^2_\text{run}$ (`running_mean`, `running_var`): constants, so $y$ is an affine
+    map of $x$, elementwise.
 
-        dL/dgamma = sum(G * xhat)          dL/dbeta = sum(G)         (sums over m values)
-        training: mu and var depend on x, so with D = G * gamma
-            dL/dx = istd / m * (m * D - sum(D) - xhat * sum(D * xhat))
-                  = gamma * istd * (G - mean(G) - xhat * mean(G * xhat))
-        eval: mu and var are constants
-            dL/dx = G * gamma * istd
+    **Backward, parameters.** $y_k = \gamma \hat x_k + \beta$, and $\gamma$, $\beta$ reach
+    all $m$ outputs of their channel:
 
-    The second form of the training gradient reuses the two sums dL/dbeta and
-    dL/dgamma already computed (sum(D) = gamma * sum(G), sum(D * xhat) =
-    gamma * sum(G * xhat)), so the whole backward pass is two sums over G
+    $$
+    \bar\gamma = \sum_k \bar y_k\, \hat x_k, \qquad
+    \bar\beta = \sum_k \bar y_k, \qquad
+    \bar{\hat x}_k = \gamma\, \bar y_k .
+    $$
+
+    **Backward to the input, training.** $x_k$ reaches $L$ along three paths: directly
+    through $\hat x_k$, through $\mu$ and through $\sigma^2$, and $\mu$ itself reaches $L$
+    directly through every $\hat x_k$ and through $\sigma^2$. Take $\hat x_k$ as a function of
+    $(x_k, \mu, \sigma^2)$ and $\sigma^2$ as a function of $(x, \mu)$. First $\sigma^2$, which
+    reaches $L$ only through the $\hat x_k$; with
+    $\partial \hat x_k / \partial \sigma^2 = -\tfrac12 (x_k - \mu)(\sigma^2 + \epsilon)^{-3/2} = -\tfrac12 r^2 \hat x_k$:
+
+    $$
+    \overline{\sigma^2} = \sum_k \bar{\hat x}_k \frac{\partial \hat x_k}{\partial \sigma^2}
+        = -\frac{r^2}{2} \sum_k \bar{\hat x}_k\, \hat x_k .
+    $$
+
+    Then $\mu$, with $\partial \hat x_k / \partial \mu = -r$ and
+    $\partial \sigma^2 / \partial \mu = -\frac2m \sum_k (x_k - \mu) = 0$ (the deviations from
+    the mean sum to zero, so the path through $\sigma^2$ drops out):
+
+    $$
+    \bar\mu = \sum_k \bar{\hat x}_k \frac{\partial \hat x_k}{\partial \mu}
+              + \overline{\sigma^2} \frac{\partial \sigma^2}{\partial \mu}
+            = -r \sum_k \bar{\hat x}_k .
+    $$
+
+    Finally $x_k$, with $\partial \hat x_k / \partial x_k = r$,
+    $\partial \mu / \partial x_k = \frac1m$ and $\partial \sigma^2 / \partial x_k = \frac2m (x_k - \mu) = \frac{2}{m r} \hat x_k$:
+
+    $$
+    \begin{aligned}
+    \bar x_k &= \bar{\hat x}_k \frac{\partial \hat x_k}{\partial x_k}
+              + \bar\mu \frac{\partial \mu}{\partial x_k}
+              + \overline{\sigma^2} \frac{\partial \sigma^2}{\partial x_k}
+              = r\, \bar{\hat x}_k - \frac{r}{m} \sum_{k'} \bar{\hat x}_{k'}
+                - \frac{r}{m}\, \hat x_k \sum_{k'} \bar{\hat x}_{k'} \hat x_{k'} \\
+             &= \frac{r}{m} \Big( m\, \bar{\hat x}_k - \sum_{k'} \bar{\hat x}_{k'}
+                - \hat x_k \sum_{k'} \bar{\hat x}_{k'} \hat x_{k'} \Big) .
+    \end{aligned}
+    $$
+
+    $\gamma$ is one number per channel, so $\bar{\hat x} = \gamma \bar y$ takes it out of the
+    sums, and the two sums left are the ones $\bar\beta$ and $\bar\gamma$ already computed:
+
+    $$
+    \bar x_k = \gamma\, r \Big( \bar y_k - \frac1m \sum_{k'} \bar y_{k'}
+               - \hat x_k\, \frac1m \sum_{k'} \bar y_{k'} \hat x_{k'} \Big)
+             = \gamma\, r \Big( \bar y_k - \frac{\bar\beta}{m} - \hat x_k \frac{\bar\gamma}{m} \Big) .
+    $$
+
+    This is the form the code uses: $\bar y$ with its mean and its component along $\hat x$
+    taken out, scaled by $\gamma r$; the whole backward pass is the two sums over $\bar y$
     and four elementwise passes.
 
-    How the code runs it (speed, not math):
+    **Backward to the input, eval.** $\mu$ and $\sigma^2$ are constants, so only the direct
+    path is left: $\bar x_k = \gamma\, r\, \bar y_k$.
 
-    * memory layout: a convolution's output is channels-last in memory (see
-      ``npgan.nn.im2col``); the layer works in whichever layout x has, NCHW or
-      channels-last, and returns y and dL/dx in that same layout, so no pass
-      walks an array against its strides;
-    * rows: the arrays are seen as (N, C*L) rows (L = H*W), and each per-channel
-      vector (mu, istd, gamma, ...) is laid out once as a (C*L,) row in the same
-      order, so every elementwise pass runs over long contiguous rows instead of
-      broadcasting a (C, 1) column (faster: benchmarks/RESULTS.md);
-    * sums: the per-channel sums are ``einsum`` contractions (no temporary for
-      G * xhat; twice as fast as ``sum(axis=(0, 2))``);
-    * threads: on big batches the sums and the passes are split over the batch
-      between threads (``backend.parallel_map``), partial sums added after.
+    **Double backward.** Refused: the statistics mix the samples of a batch, so one sample's
+    input gradient depends on the others and is not what a gradient penalty means; use
+    `LayerNorm` in a penalised critic (as the WGAN-GP paper does).
 
-    Cache: xhat (in the rows layout), istd, the mode, x's shape and layout.
+    How the code runs it: per-channel `einsum` sums and elementwise passes over `(N, C*L)`
+    rows (`L = H*W`), in whichever memory layout x has (NCHW or a convolution's channels-last
+    output, returned in the same layout), split over the batch between threads by
+    `backend.parallel_map` / `backend.parallel_for`; the formulas above are their plain reference.
+
+    Cache: $\hat x$ (in the rows layout), $r$, the mode, x's shape and layout.
     """
 
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5):
@@ -74,9 +128,9 @@ class BatchNorm(Layer):
         return x.ndim == 4 and not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
 
     def _views(self, a, channels_last: bool):
-        """(a3, rows): ``a`` as a 3-D array for the per-channel sums, (N, C, L) or, channels-last,
+        """(a3, rows): `a` as a 3-D array for the per-channel sums, (N, C, L) or, channels-last,
         (N, L, C); and the same memory as (N, C*L) rows for the elementwise passes (L = H*W, or
-        1 for (N, C)). Views of ``a`` when it is in that layout, else one copy into it."""
+        1 for (N, C)). Views of `a` when it is in that layout, else one copy into it."""
         n, c = a.shape[0], self.num_features
         if channels_last:
             rows = a.transpose(0, 2, 3, 1).reshape(n, -1)
@@ -95,7 +149,7 @@ class BatchNorm(Layer):
 
     @staticmethod
     def _unrows(rows, shape, channels_last: bool):
-        """(N, C*L) rows back to ``shape``, as a view of the same memory."""
+        """(N, C*L) rows back to `shape`, as a view of the same memory."""
         if channels_last:
             n, c, h, w = shape
             return rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
@@ -103,8 +157,8 @@ class BatchNorm(Layer):
 
     @staticmethod
     def _sum(fn, n: int, work: int):
-        """Per-channel sums: ``fn(lo, hi)`` on slices of the batch split between threads
-        (``backend.parallel_map``), the partial sums then added up."""
+        """Per-channel sums: `fn(lo, hi)` on slices of the batch split between threads
+        (`backend.parallel_map`), the partial sums then added up."""
         parts = B.parallel_map(fn, n, work, min_work=B.elementwise_min_work())
         if isinstance(parts[0], tuple):
             return tuple(sum(p[k] for p in parts) for k in range(len(parts[0])))
@@ -159,7 +213,7 @@ class BatchNorm(Layer):
         self._check_grad(grad_out, shape)
         xp = B.get_backend()
         n, size, m = xhat.shape[0], xhat.shape[1], xhat.size // self.num_features
-        g3, g2 = self._views(grad_out, last)  # G in xhat's layout (a view when it already is)
+        g3, g2 = self._views(grad_out, last)  # grad_out in xhat's layout (a view when it already is)
         xhat3 = xhat.reshape(g3.shape)
         spec = "nlc" if last else "ncl"                    # einsum names of x3's axes
         row = lambda v: self._row(v, size, last)  # noqa: E731
@@ -179,12 +233,12 @@ class BatchNorm(Layer):
 
         def input_grad(lo, hi):
             d, g = dx[lo:hi], g2[lo:hi]
-            if not training:                                # G * gamma * istd
+            if not training:                                # g * gamma * istd
                 xp.multiply(g, scale_row, out=d)
                 return
-            xp.multiply(xhat[lo:hi], mean_gx_row, out=d)    # xhat * mean(G * xhat)
-            d += mean_g_row                                 # + mean(G)
-            xp.subtract(g, d, out=d)                        # G - mean(G) - xhat * mean(G xhat)
+            xp.multiply(xhat[lo:hi], mean_gx_row, out=d)    # xhat * mean(g * xhat)
+            d += mean_g_row                                 # + mean(g)
+            xp.subtract(g, d, out=d)                        # g - mean(g) - xhat * mean(g xhat)
             d *= scale_row                                  # times gamma * istd
 
         B.parallel_for(input_grad, n, xhat.size, min_work=B.elementwise_min_work())
@@ -202,30 +256,94 @@ class BatchNorm(Layer):
 class LayerNorm(Layer):
     r"""Layer normalisation (Ba et al. 2016): each sample normalised over its own features.
 
-    Shapes: x (N, *S) with S = ``normalized_shape`` (e.g. (C, H, W), or (F,)); weight
-    gamma and bias beta of shape S (PyTorch's ``nn.LayerNorm`` with its elementwise
-    affine); y like x. Per sample, over its M = prod(S) values::
+    **Shapes.** x `(N, *normalized_shape)`, with `normalized_shape` e.g. `(C, H, W)` or
+    `(F,)`; $\gamma$ = `weight` and $\beta$ = `bias` of shape `normalized_shape` (PyTorch's
+    `nn.LayerNorm` with its elementwise affine); y like x. Below, everything is per sample:
+    $k$ runs over the sample's $m$ values (the product of `normalized_shape`), $x$, $\hat x$,
+    $\bar y$, ... are the sample's $m$-vectors, $\langle \cdot, \cdot \rangle$ is the sum of the
+    elementwise product over the $m$ values, and $\mathbf 1$ is the $m$-vector of ones.
 
-        mu = mean(x)     var = mean((x - mu)^2)     r = 1 / sqrt(var + eps)
-        xhat = (x - mu) * r                         y = gamma * xhat + beta
+    **Forward.** As `BatchNorm`'s, over a sample's values instead of a channel's, with a
+    $\gamma_k$ and $\beta_k$ for every position:
 
-    No statistic mixes the samples of a batch, so D(x_i) depends on x_i alone: the
+    $$
+    \mu = \frac1m \sum_k x_k, \qquad
+    \sigma^2 = \frac1m \sum_k (x_k - \mu)^2, \qquad
+    \hat x_k = (x_k - \mu)\, r, \quad r = \frac{1}{\sqrt{\sigma^2 + \epsilon}}, \qquad
+    y_k = \gamma_k \hat x_k + \beta_k .
+    $$
+
+    No statistic mixes the samples of a batch, so $D(x_n)$ depends on $x_n$ alone: the
     normaliser of choice for a critic under a gradient penalty (Gulrajani et al. 2017).
+    There is no training/eval difference.
 
-    Backward, with G = dL/dy, h = gamma * G and, for any a of a sample's shape,
-    P(a) = a - mean(a) - xhat * mean(a * xhat) (means over the sample's M values)::
+    **Backward.** $\bar\gamma = \sum_n \bar y_n \odot \hat x_n$ and
+    $\bar\beta = \sum_n \bar y_n$ (summed over the batch), and $\bar{\hat x} = \gamma \odot \bar y$.
+    `BatchNorm`'s derivation of $\bar x$ from $\bar{\hat x}$ (the paths through $\mu$ and
+    $\sigma^2$) does not use $\gamma$ and holds here word for word. As a Jacobian: with
+    $\partial \mu / \partial x_{k'} = \frac1m$ and
+    $\partial r / \partial x_{k'} = -\tfrac12 r^3 \, \partial \sigma^2 / \partial x_{k'} = -\frac{r^2}{m} \hat x_{k'}$,
 
-        dL/dx = r * P(h)
-        dL/dgamma = sum_n G * xhat         dL/dbeta = sum_n G
+    $$
+    \frac{\partial \hat x_k}{\partial x_{k'}}
+      = r \Big( [k = k'] - \frac1m \Big) + (x_k - \mu) \frac{\partial r}{\partial x_{k'}}
+      = r \Big( [k = k'] - \frac1m - \frac1m \hat x_k \hat x_{k'} \Big),
+    \qquad\text{i.e.}\qquad
+    \frac{\partial \hat x}{\partial x} = r\, \Pi, \quad
+    \Pi = I - \frac1m \mathbf 1 \mathbf 1^\top - \frac1m \hat x \hat x^\top .
+    $$
 
-    Double backward (a penalty P of dx; v = ggx = dP/d(dx), per sample). Since
-    <v, r P(h)> = r <h, P(v)> (P is self-adjoint) and d xhat/dx = r (I - 11^T/M - xhat xhat^T/M)::
+    $\Pi$ is symmetric, so the chain rule
+    $\bar x = (\partial \hat x / \partial x)^\top \bar{\hat x}$ gives
 
-        dP/dG     = gamma * r * P(v)
-        dP/dgamma = sum_n G * r * P(v)
-        dP/dx     = -(r^2 / M) * ( xhat <h, P(v)> + P(h) <v, xhat> + P(v) <h, xhat> )
+    $$
+    \bar x = r\, \Pi\, \bar{\hat x}
+           = r \Big( \bar{\hat x} - \frac1m \langle \bar{\hat x}, \mathbf 1 \rangle \mathbf 1
+                     - \frac1m \langle \bar{\hat x}, \hat x \rangle \hat x \Big),
+    \qquad \bar{\hat x} = \gamma \odot \bar y,
+    $$
 
-    with <a, b> the sum over a sample's M values. Cache: xhat (N, M), r (N, 1).
+    BatchNorm's formula in vector form, with $\gamma$ left inside because it varies over $k$.
+
+    **Double backward.** A penalty $P$ depends on $\bar x = r\, \Pi\, (\gamma \odot \bar y)$;
+    the pass receives $\tilde{\bar x}$. $\bar x$ is linear in $\bar y$ and in $\gamma$, with
+    the symmetric $\Pi$, so moving the maps across the inner product
+    $\mathrm dP = \langle \tilde{\bar x}, \mathrm d\bar x \rangle$:
+
+    $$
+    \tilde{\bar y} = \gamma \odot r\, \Pi\, \tilde{\bar x}, \qquad
+    \tilde\gamma = \sum_n \bar y_n \odot r\, \Pi\, \tilde{\bar x}_n ,
+    $$
+
+    $\tilde\gamma$ added into `weight.grad` ($\beta$ does not enter $\bar x$).
+
+    For $\tilde x$, hold $\bar y$ (and so $\bar{\hat x}$) fixed: $x$ enters $\bar x$ through $r$
+    and through the $\hat x$ inside $\Pi$,
+
+    $$
+    \mathrm d\bar x = \mathrm dr\; \Pi \bar{\hat x}
+        - \frac{r}{m} \Big( \langle \bar{\hat x}, \mathrm d\hat x \rangle\, \hat x
+                           + \langle \bar{\hat x}, \hat x \rangle\, \mathrm d\hat x \Big),
+    \qquad \mathrm d\hat x = r\, \Pi\, \mathrm dx, \qquad
+    \mathrm dr = -\frac{r^2}{m} \langle \hat x, \mathrm dx \rangle .
+    $$
+
+    Substituting into $\mathrm dP = \langle \tilde{\bar x}, \mathrm d\bar x \rangle$ and
+    moving the symmetric $\Pi$ across each inner product, every term is an inner product
+    with $\mathrm dx$:
+
+    $$
+    \begin{aligned}
+    \mathrm dP &= -\frac{r^2}{m} \Big( \langle \tilde{\bar x}, \Pi \bar{\hat x} \rangle \langle \hat x, \mathrm dx \rangle
+                 + \langle \tilde{\bar x}, \hat x \rangle \langle \Pi \bar{\hat x}, \mathrm dx \rangle
+                 + \langle \bar{\hat x}, \hat x \rangle \langle \Pi \tilde{\bar x}, \mathrm dx \rangle \Big), \\
+    \tilde x &= -\frac{r^2}{m} \Big( \hat x\, \langle \bar{\hat x}, \Pi \tilde{\bar x} \rangle
+                 + \Pi \bar{\hat x}\, \langle \tilde{\bar x}, \hat x \rangle
+                 + \Pi \tilde{\bar x}\, \langle \bar{\hat x}, \hat x \rangle \Big) .
+    \end{aligned}
+    $$
+
+    Cache: $\hat x$ `(N, m)` and $r$ `(N, 1)`.
     """
 
     def __init__(self, normalized_shape, eps: float = 1e-5):
@@ -254,7 +372,9 @@ class LayerNorm(Layer):
 
     @staticmethod
     def _project(a, xhat):
-        """P(a) = a - mean(a) - xhat * mean(a * xhat), per sample (rows)."""
+        r"""The class docstring's symmetric $\Pi$ applied to each sample (row) of `a`.
+
+        That is `a - mean(a) - xhat * mean(a * xhat)`, the means over the row."""
         return a - a.mean(axis=1, keepdims=True) - xhat * (a * xhat).mean(axis=1, keepdims=True)
 
     def backward(self, grad_out):

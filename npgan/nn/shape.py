@@ -1,13 +1,12 @@
 """Layers that only change shape: Flatten and Reshape. Their backward pass undoes the reshape.
 
-Memory layout. A convolution's output is channels-last in memory (an NCHW view
-of an (N, H, W, C) array; see ``npgan.nn.im2col``), and so is everything
-elementwise computed from it. The gradient arriving at Flatten's backward pass
-is an ordinary (N, C*H*W) array; reshaped, it would be NCHW in memory, and every
-elementwise operation that then mixes it with the cached channels-last
-activations (LeakyReLU, BatchNorm) would walk one of them against its strides,
-several times slower. So the backward pass writes the gradient into an array
-with the *input's* memory layout: one copy here instead of slow passes below.
+**Memory layout.** A convolution's output is channels-last in memory (an NCHW view of an
+`(N, H, W, C)` array; see `npgan.nn.im2col`), and so is everything elementwise computed from
+it. The gradient arriving at Flatten's backward pass is an ordinary `(N, C*H*W)` array;
+reshaped, it would be NCHW in memory, and every elementwise operation that then mixes it with
+the cached channels-last activations (LeakyReLU, BatchNorm) would walk one of them against its
+strides. So the backward pass writes the gradient into an array with the *input's* memory
+layout: one copy here instead of slow passes below.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ def _layout(x):
 
 
 def _reshape_like(grad, shape, layout):
-    """``grad`` reshaped to ``shape``, stored in memory with the axis order ``layout``."""
+    """`grad` reshaped to `shape`, stored in memory with the axis order `layout`."""
     g = grad.reshape(shape)
     if layout is None:
         return g
@@ -36,11 +35,33 @@ def _reshape_like(grad, shape, layout):
 
 
 class Flatten(Layer):
-    r"""(N, d1, d2, ...) -> (N, d1*d2*...).
+    r"""Flatten each sample: `(N, d1, d2, ...)` to `(N, d1*d2*...)`.
 
-    Forward: y = reshape(x, (N, -1)).  Backward: dL/dx = reshape(dL/dy, x.shape),
-    in x's memory layout (see the module docstring). Cache: x's shape and layout.
-    The flattening order is (d1, d2, ...), i.e. (C, H, W) for images, as in PyTorch.
+    The flattening order is row-major over `(d1, d2, ...)`, i.e. `(C, H, W)` for images, as
+    in PyTorch.
+
+    **Forward.** $y = R(x)$, where the reshape $R$ moves every entry to one new place and
+    changes no value: $y_{\pi(k)} = x_k$, with $\pi$ a one-to-one map from x's indices onto
+    y's (the row-major order).
+
+    **Backward.** $R$ is linear, and $\partial y_{\pi(k)} / \partial x_{k'} = [k = k']$, so the
+    chain rule's sum over y's entries keeps the one that $x_k$ went to:
+    $\bar x_k = \bar y_{\pi(k)}$, i.e. $\bar x = R^{-1}(\bar y)$. In adjoint form, for any
+    $\Phi$ of y's shape,
+
+    $$
+    \langle R x, \Phi \rangle = \sum_k x_k\, \Phi_{\pi(k)} = \langle x, R^{-1} \Phi \rangle,
+    \qquad\text{so}\qquad R^\top = R^{-1}:
+    $$
+
+    a reshape's adjoint is the inverse reshape. $\bar x$ is written in x's memory layout
+    (see the module docstring).
+
+    **Double backward.** $\bar x = R^{-1} \bar y$ is linear in $\bar y$ and does not involve
+    $x$, so $\tilde{\bar y} = (R^{-1})^\top \tilde{\bar x} = R(\tilde{\bar x})$ (the forward
+    reshape) and $\tilde x = 0$.
+
+    Cache: x's shape and memory layout.
     """
 
     def forward(self, x, training=None):
@@ -60,17 +81,24 @@ class Flatten(Layer):
         return _reshape_like(grad_out, shape, layout) if self.input_grad else None
 
     def double_backward(self, ggx, grad_out):
-        """dP/dG = reshape(ggx, (N, -1)) (the forward map); dP/dx = 0."""
+        r"""$\tilde{\bar y} = R(\tilde{\bar x})$, `ggx` reshaped to `(N, -1)` (the forward map); $\tilde x = 0$ (`None`)."""
         shape, _ = self._forward_cache()
         self._check_second(ggx, grad_out, shape, (shape[0], grad_out.shape[1]))
         return ggx.reshape(shape[0], -1), None
 
 
 class Reshape(Layer):
-    r"""(N, ...) -> (N, *shape), e.g. Reshape((128, 7, 7)) after a generator's Dense layer.
+    r"""Reshape each sample: `(N, ...)` to `(N, *shape)`, e.g. `Reshape((128, 7, 7))` after a generator's Dense layer.
 
-    Forward: y = reshape(x, (N,) + shape).  Backward: dL/dx = reshape(dL/dy, x.shape),
-    in x's memory layout. Cache: x's shape and layout.
+    **Forward.** $y = R(x)$, a row-major reshape of each sample to `shape`.
+
+    **Backward.** As for `Flatten`: a reshape only moves entries, its adjoint is the inverse
+    reshape, $\bar x = R^{-1}(\bar y)$, written in x's memory layout.
+
+    **Double backward.** $\tilde{\bar y} = R(\tilde{\bar x})$ (the forward reshape) and
+    $\tilde x = 0$.
+
+    Cache: x's shape and memory layout.
     """
 
     def __init__(self, shape):
@@ -94,7 +122,7 @@ class Reshape(Layer):
         return _reshape_like(grad_out, shape, layout) if self.input_grad else None
 
     def double_backward(self, ggx, grad_out):
-        """dP/dG = reshape(ggx, (N,) + shape) (the forward map); dP/dx = 0."""
+        r"""$\tilde{\bar y} = R(\tilde{\bar x})$, `ggx` reshaped to `(N, *shape)` (the forward map); $\tilde x = 0$ (`None`)."""
         shape, _ = self._forward_cache()
         self._check_second(ggx, grad_out, shape, (shape[0],) + self.shape)
         return ggx.reshape((shape[0],) + self.shape), None

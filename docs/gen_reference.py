@@ -1,0 +1,90 @@
+"""Writes the reference pages at build time (mkdocs-gen-files): one page per public class and
+function of the library's modules, made by mkdocstrings from its docstring, with the source
+beside it; for each layer, a gradient check run when the site is built.
+
+A new public name in one of these modules gets its page with no edit here.
+"""
+
+import importlib
+import inspect
+
+import mkdocs_gen_files
+
+MODULES = {  # section title: module
+    "Layers (npgan.nn)": "npgan.nn",
+    "Losses (npgan.losses)": "npgan.losses",
+    "Optimisers (npgan.optim)": "npgan.optim",
+    "GANs (npgan.gan)": "npgan.gan",
+    "GAN losses (npgan.gan.losses)": "npgan.gan.losses",
+    "Gradient penalties (npgan.gan.penalties)": "npgan.gan.penalties",
+    "Gradient checks (npgan.gradcheck)": "npgan.gradcheck",
+    "Metrics (npgan.evaluation.metrics)": "npgan.evaluation.metrics",
+}
+
+# a layer's gradient check on the built page: how to build it and the input shape it takes
+GRADCHECKS = {
+    "Dense": ("nn.Dense(3, 2)", (4, 3)),
+    "Conv2D": ("nn.Conv2D(2, 3, kernel_size=3, stride=2, padding=1)", (2, 2, 5, 5)),
+    "ConvTranspose2D": ("nn.ConvTranspose2D(2, 3, kernel_size=4, stride=2, padding=1)", (2, 2, 3, 3)),
+    "ReLU": ("nn.ReLU()", (4, 5)),
+    "LeakyReLU": ("nn.LeakyReLU(0.2)", (4, 5)),
+    "Tanh": ("nn.Tanh()", (4, 5)),
+    "Sigmoid": ("nn.Sigmoid()", (4, 5)),
+    "BatchNorm": ("nn.BatchNorm(3)", (6, 3)),
+    "LayerNorm": ("nn.LayerNorm(3)", (4, 3)),
+    "Dropout": ("nn.Dropout(0.5)", (4, 5)),
+    "Flatten": ("nn.Flatten()", (2, 3, 2, 2)),
+    "Reshape": ("nn.Reshape((3, 4))", (2, 12)),
+    "Sequential": ("nn.Sequential(nn.Dense(3, 4), nn.Tanh(), nn.Dense(4, 2))", (5, 3)),
+}
+
+
+def public_names(module):
+    """The module's ``__all__``, else what it defines itself (not imports) without a leading underscore."""
+    if hasattr(module, "__all__"):
+        return list(module.__all__)
+    return [name for name, obj in vars(module).items()
+            if not name.startswith("_") and (inspect.isclass(obj) or inspect.isfunction(obj))
+            and getattr(obj, "__module__", None) == module.__name__]
+
+
+def gradcheck_block(name):
+    layer, shape = GRADCHECKS[name]
+    return f'''
+## Gradient check
+
+Central differences against `backward` in float64 for the input and every parameter, run when
+this page was built ([`gradcheck`](../npgan.gradcheck/gradcheck.md)):
+
+```python exec="on" source="above" result="text"
+from npgan import backend, nn
+from npgan.gradcheck import gradcheck
+
+backend.set_backend("numpy")
+backend.set_dtype("float64")
+backend.seed(0)
+layer = {layer}
+print(gradcheck(layer, backend.normal({shape})))
+```
+'''
+
+
+summary = ["# Reference\n"]
+for title, module_name in MODULES.items():
+    module = importlib.import_module(module_name)
+    summary.append(f"* {title}")
+    for name in public_names(module):
+        obj = getattr(module, name)
+        if not (inspect.isclass(obj) or inspect.isfunction(obj)):
+            continue  # registries and constants are described on their module's pages
+        path = f"reference/{module_name}/{name}.md"
+        with mkdocs_gen_files.open(path, "w") as f:
+            f.write(f"::: {module_name}.{name}\n")
+            if module_name == "npgan.nn" and name in GRADCHECKS:
+                f.write(gradcheck_block(name))
+        summary.append(f"    * [{name}]({module_name}/{name}.md)")
+with mkdocs_gen_files.open("reference/SUMMARY.md", "w") as f:
+    f.write("* [Overview](index.md)\n" + "\n".join(summary[1:]) + "\n")
+with mkdocs_gen_files.open("reference/index.md", "w") as f:
+    f.write("# Reference\n\nOne page per public class and function, made from its docstring, with its source.\n\n"
+            + "\n".join(line.replace("](", "](").replace("    * ", "    * ") for line in summary[1:]) + "\n")
