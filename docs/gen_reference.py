@@ -12,9 +12,11 @@ import mkdocs_gen_files
 
 MODULES = {  # section title: module
     "Layers (npgan.nn)": "npgan.nn",
+    "Convolution as a matrix product (npgan.nn.im2col)": "npgan.nn.im2col",
     "Losses (npgan.losses)": "npgan.losses",
     "Optimisers (npgan.optim)": "npgan.optim",
     "GANs (npgan.gan)": "npgan.gan",
+    "Conditional GANs (npgan.gan.conditional)": "npgan.gan.conditional",
     "GAN losses (npgan.gan.losses)": "npgan.gan.losses",
     "Gradient penalties (npgan.gan.penalties)": "npgan.gan.penalties",
     "Gradient checks (npgan.gradcheck)": "npgan.gradcheck",
@@ -36,6 +38,46 @@ GRADCHECKS = {
     "Flatten": ("nn.Flatten()", (2, 3, 2, 2)),
     "Reshape": ("nn.Reshape((3, 4))", (2, 12)),
     "Sequential": ("nn.Sequential(nn.Dense(3, 4), nn.Tanh(), nn.Dense(4, 2))", (5, 3)),
+}
+
+
+# worked examples in small numbers, run when the site is built, beside the derivation they illustrate
+EXAMPLES = {
+    "npgan.nn.Dense": '''
+from npgan import backend, nn
+import numpy as np
+
+backend.set_backend("numpy")
+backend.set_dtype("float64")
+layer = nn.Dense(2, 3)                                   # W is (2, 3): in_features x out_features
+layer.weight.data[...] = [[1, 0, 2], [-1, 3, 1]]
+layer.bias.data[...] = [0.5, 0, -1]
+x = np.array([[1.0, 2.0], [0.0, -1.0]])                  # N = 2 samples
+y = layer.forward(x)                                     # y = x W + b
+print("y =\\n", y)
+y_bar = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]])     # the adjoint of y, as the loss would give it
+x_bar = layer.backward(y_bar)
+print("x_bar = y_bar W^T =\\n", x_bar)
+print("W_bar = x^T y_bar =\\n", layer.weight.grad)
+print("b_bar = sum over n of y_bar =", layer.bias.grad)
+''',
+    "npgan.nn.Conv2D": '''
+from npgan import backend, nn
+from npgan.nn.im2col import im2col, pad_nhwc
+import numpy as np
+
+backend.set_backend("numpy")
+backend.set_dtype("float64")
+x = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)            # one 3x3 image, one channel
+conv = nn.Conv2D(1, 1, kernel_size=2, stride=1, padding=0)
+conv.weight.data[...] = [[[[1, 2], [0, -1]]]]            # (out, in, K, K)
+conv.bias.data[...] = 0
+cols = im2col(pad_nhwc(x, 0, 0), 2, 2, 1, 1, 2, 2)       # a row per output position, a column per (u, v, c)
+print("x =\\n", x[0, 0])
+print("im2col(x): rows (h, w) = (0,0) (0,1) (1,0) (1,1); columns (u, v) = (0,0) (0,1) (1,0) (1,1)\\n", cols)
+print("cols @ W_mat^T, reshaped to 2x2 =\\n", (cols @ conv.weight.data.reshape(1, -1).T).reshape(2, 2))
+print("Conv2D.forward(x) =\\n", conv.forward(x)[0, 0])
+''',
 }
 
 
@@ -80,6 +122,9 @@ for title, module_name in MODULES.items():
         path = f"reference/{module_name}/{name}.md"
         with mkdocs_gen_files.open(path, "w") as f:
             f.write(f"::: {module_name}.{name}\n")
+            if f"{module_name}.{name}" in EXAMPLES:
+                f.write("\n## Worked example\n\nIn small numbers, run when this page was built:\n\n"
+                        f'```python exec="on" source="above" result="text"{EXAMPLES[f"{module_name}.{name}"]}```\n')
             if module_name == "npgan.nn" and name in GRADCHECKS:
                 f.write(gradcheck_block(name))
         summary.append(f"    * [{name}]({module_name}/{name}.md)")

@@ -186,8 +186,10 @@ def plot_walks(trainer, dataset, path, pairs: int = 6, steps: int = 10, title: s
         ax.scatter(data[:, 0], data[:, 1], s=2, c="0.75", label="data")
         for i in range(pairs):
             colour = plt.cm.tab10(i % 10)
-            ax.plot(*walks["spherical"][i].T, "-o", ms=2.5, lw=1, color=colour)
-            ax.plot(*walks["linear"][i].T, ":", lw=1, color=colour)
+            ax.plot(*walks["spherical"][i].T, "-o", ms=2.5, lw=1, color=colour,
+                    label="spherical path (solid)" if i == 0 else None)
+            ax.plot(*walks["linear"][i].T, ":", lw=1, color=colour, label="linear path (dotted)" if i == 0 else None)
+        ax.legend(loc="upper right", fontsize=8)
         ax.set_aspect("equal")
     ax.set_title(title or f"walks between {pairs} pairs of z, {steps} steps", fontsize=10)
     return save_figure(fig, path)
