@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 
 from . import backend as B
@@ -22,7 +23,7 @@ from .io import check_writable
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, not usage + message
-        self.exit(2, f"npgan: error: {message}\n")
+        self.exit(2, f"npgan: error: {one_line(message)}\n")
 
 
 MAX_SAMPLES = 10_000_000  # sample/evaluate/interpolate: a bound with a clear message, not an OOM kill
@@ -249,7 +250,7 @@ def _train_classifier(args):
 def _interrupted(exc) -> int:
     from .gan.runner import RunInterrupted
     if isinstance(exc, RunInterrupted):
-        print(f"npgan: {exc}", file=sys.stderr)
+        print(f"npgan: {one_line(exc)}", file=sys.stderr)
     else:  # a second Ctrl-C, mid-step: the last checkpoint stands
         print("npgan: interrupted; the last checkpoint written, if any, is intact "
               "(continue with npgan train --resume DIR)", file=sys.stderr)
@@ -275,7 +276,7 @@ def main(argv=None) -> int:
     except (KeyboardInterrupt, RunInterrupted) as exc:
         return _interrupted(exc)
     except TrainingDiverged as exc:
-        print(f"npgan: error: {exc}; the last good checkpoint is kept", file=sys.stderr)
+        print(f"npgan: error: {one_line(exc)}; the last good checkpoint is kept", file=sys.stderr)
         return 3
     except (ValueError, KeyError, OSError, RuntimeError, TypeError, EOFError, MemoryError) as exc:
         if debug:
@@ -285,11 +286,18 @@ def main(argv=None) -> int:
     return 0
 
 
+def one_line(text) -> str:
+    """``text`` as one printable line: runs of spaces, tabs and line breaks become one space, and
+    any other control character (from a mistyped argument, say) is shown escaped, as ``\\x1e``."""
+    text = re.sub(r"[ \t\n\r\f\v]+", " ", str(text)).strip(" ")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _one_line(exc) -> str:
     if isinstance(exc, MemoryError):
         return f"out of memory ({exc or 'the sizes asked for do not fit'}); ask for fewer samples or smaller networks"
     msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-    return " ".join(str(msg).split()) or type(exc).__name__
+    return one_line(msg) or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -135,9 +135,20 @@ def test_fuzzed_command_lines_end_in_one_line_or_a_run(tmp_path_factory, capsys,
     assert "Traceback" not in err
     assert code in (0, 2, 3), (argv, code, err)
     if code != 0:
-        assert len(err.strip().splitlines()) == 1 and err.startswith("npgan: "), (argv, err)
+        assert err.count("\n") == 1 and err.endswith("\n") and err.startswith("npgan: "), (argv, err)
+        assert err[:-1].isprintable(), (argv, err)  # no control character reaches the terminal
         if code == 2:
             assert not (folder / "run" / "checkpoint.npz").exists(), argv  # nothing written
+
+
+def test_a_control_character_in_an_argument_is_shown_escaped_in_the_one_line(capsys):
+    """Found by the fuzz: an argument holding U+001E (which Python's splitlines counts as a line
+    break) was echoed raw into the error line."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--out", "x", "--eval", "\x1e"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err == "npgan: error: unrecognized arguments: --eval \\x1e\n", err
 
 
 def test_a_second_backward_for_one_forward_is_refused(backend_name):
