@@ -1,4 +1,4 @@
-"""Command line: ``npgan train | sample | evaluate | interpolate | plot | train-classifier``
+"""Command line: ``npgan train | sample | evaluate | interpolate | plot | train-classifier | exercise | lab``
 (also ``python -m npgan``).
 
 Bad input (an unknown data set, a negative step count, an unreadable
@@ -120,6 +120,45 @@ def _add_other_commands(sub, common) -> None:
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _add_exercise_commands(sub, common) -> None:
+    from .exercises import EXERCISES
+    x = sub.add_parser("exercise", help="write a backward pass by hand, graded by central differences",
+                       description="Exercises: a file with the forward given and the backward to write "
+                                   "(start), graded against central differences in float64 on drawn cases "
+                                   "(check: exit 0 right, 1 wrong), or the worked solution (solution).")
+    xs = x.add_subparsers(dest="action", required=True, parser_class=_Parser, metavar="{list,start,solution,check}")
+    xs.add_parser("list", parents=[common], help="one exercise a line: its name, then what it asks for")
+    for action, what in (("start", "the skeleton: the forward given, the backward to write"),
+                         ("solution", "the worked solution, in the skeleton's format")):
+        a = xs.add_parser(action, parents=[common], help=f"write DIR/NAME.py, {what}")
+        a.add_argument("name", metavar="NAME", choices=list(EXERCISES), help="an exercise (npgan exercise list)")
+        a.add_argument("dir", metavar="DIR", help="the folder to write NAME.py in (made if missing)")
+        a.add_argument("--force", action="store_true", help="overwrite DIR/NAME.py if it exists")
+    c = xs.add_parser("check", parents=[common], help="grade FILE's backward: PASS (exit 0), or what is wrong (exit 1)")
+    c.add_argument("name", metavar="NAME", choices=list(EXERCISES), help="the exercise FILE answers")
+    c.add_argument("file", metavar="FILE", help="the Python file with the exercise's functions")
+
+
+def _add_lab_command(sub, common) -> None:
+    from .data import names
+    from .gan.losses import GAN_LOSSES
+    lab = sub.add_parser("lab", parents=[common], help="watch a 2-D GAN train: D's surface and G's gradients, as a GIF "
+                                                       "and an HTML page",
+                         description="Trains a GAN on a 2-D data set and writes DIR/lab.gif and DIR/lab.html (play, "
+                                     "pause, step; works offline): each frame shows D over the plane, the real and "
+                                     "fake samples, each fake's gradient arrow -dL_G/dG(z), and the latent grid "
+                                     "mapped by G.")
+    lab.add_argument("--data", default="ring8", choices=names(), help="a 2-D data set (default ring8)")
+    lab.add_argument("--steps", type=_positive_int, default=2000, help="training steps (default 2000)")
+    lab.add_argument("--loss", default="non_saturating", choices=list(GAN_LOSSES),
+                     help="the GAN loss (default non_saturating; minimax shows the vanishing arrows)")
+    lab.add_argument("--out", required=True, help="the folder to write lab.gif and lab.html in")
+    lab.add_argument("--frames", type=_positive_int, default=40, help="snapshots from step 0 to the last (default 40)")
+    lab.add_argument("--d-warmup", type=int, default=0, help="D steps before G moves (default 0)")
+    lab.add_argument("--seed", type=_seed, default=0, help="seed of every random draw (default 0)")
+    lab.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def _parser():
     ap = _Parser(prog="npgan", description="Train and sample GANs built from scratch.")
     common = argparse.ArgumentParser(add_help=False)
@@ -131,6 +170,8 @@ def _parser():
     t = sub.add_parser("train", parents=[common], help="train a generator on a built-in data set")
     _add_train_options(t)
     _add_other_commands(sub, common)
+    _add_exercise_commands(sub, common)
+    _add_lab_command(sub, common)
     return ap
 
 
@@ -247,6 +288,32 @@ def _train_classifier(args):
     print(f"wrote {path}")
 
 
+def _lab(args):
+    from .gan.lab import run_lab
+    if args.d_warmup < 0:
+        raise ValueError(f"--d-warmup must be 0 or more, got {args.d_warmup}")
+    paths = run_lab(args.data, steps=args.steps, loss=args.loss, out=args.out, frames=args.frames, seed=args.seed,
+                    d_warmup=args.d_warmup, progress=not args.no_progress)
+    print(f"wrote {paths['gif']} and {paths['html']} (open it in a browser: play, pause, step)")
+
+
+def _exercise(args) -> int:
+    from . import exercises
+    if args.action == "list":
+        print(exercises.listing())
+    elif args.action == "start":
+        path = exercises.start(args.name, args.dir, force=args.force)
+        print(f"wrote {path}: write {exercises.get(args.name).backward}() between the markers, then run "
+              f"npgan exercise check {args.name} {path}")
+    elif args.action == "solution":
+        print(f"wrote {exercises.solution(args.name, args.dir, force=args.force)}: the worked solution")
+    else:
+        status, report = exercises.check(args.name, args.file)
+        print(report)
+        return status
+    return 0
+
+
 def _interrupted(exc) -> int:
     from .gan.runner import RunInterrupted
     if isinstance(exc, RunInterrupted):
@@ -271,8 +338,8 @@ def main(argv=None) -> int:
             raise ValueError(B.environment_error())
         if args.backend:
             B.set_backend(args.backend)
-        {"train": _train, "sample": _sample, "evaluate": _evaluate, "interpolate": _interpolate,
-         "plot": _plot, "train-classifier": _train_classifier}[args.command](args)
+        status = {"train": _train, "sample": _sample, "evaluate": _evaluate, "interpolate": _interpolate,
+                  "plot": _plot, "train-classifier": _train_classifier, "exercise": _exercise, "lab": _lab}[args.command](args)
     except (KeyboardInterrupt, RunInterrupted) as exc:
         return _interrupted(exc)
     except TrainingDiverged as exc:
@@ -283,7 +350,7 @@ def main(argv=None) -> int:
             raise
         print(f"npgan: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0  # None from a command that has no status of its own
 
 
 def one_line(text) -> str:
