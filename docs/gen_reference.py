@@ -38,6 +38,8 @@ GRADCHECKS = {
     "Flatten": ("nn.Flatten()", (2, 3, 2, 2)),
     "Reshape": ("nn.Reshape((3, 4))", (2, 12)),
     "Sequential": ("nn.Sequential(nn.Dense(3, 4), nn.Tanh(), nn.Dense(4, 2))", (5, 3)),
+    # eval mode: u held fixed, the setting in which u and v are constants and the gradient exact
+    "SpectralNorm": ("nn.SpectralNorm(nn.Conv2D(2, 3, kernel_size=3, padding=1))", (2, 2, 4, 4), "training=False"),
 }
 
 
@@ -91,7 +93,8 @@ def public_names(module):
 
 
 def gradcheck_block(name):
-    layer, shape = GRADCHECKS[name]
+    layer, shape, *options = GRADCHECKS[name]
+    extra = ", " + ", ".join(options) if options else ""
     return f'''
 ## Gradient check
 
@@ -106,7 +109,7 @@ backend.set_backend("numpy")
 backend.set_dtype("float64")
 backend.seed(0)
 layer = {layer}
-print(gradcheck(layer, backend.normal({shape})))
+print(gradcheck(layer, backend.normal({shape}){extra}))
 ```
 '''
 

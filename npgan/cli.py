@@ -254,7 +254,7 @@ def _evaluate(args):
     n = args.n or cfg["eval_samples"]
     evaluator = make_evaluator(cfg, ds, out_dir=None, log=lambda note: None)  # the training log's measures
     B.seed(args.seed)
-    result = evaluator.measure(trainer, n)
+    result = evaluator.measure(trainer, n, full=True)  # KID too: too costly for every logging step
     # strict JSON: a non-finite metric is an error, never NaN in the output
     print(encode({"checkpoint": rd.checkpoint, "step": trainer.step, "samples": n, "seed": args.seed,
                   **result}), end="")

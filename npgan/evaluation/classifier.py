@@ -121,9 +121,12 @@ class Classifier:
     def evaluate(self, generated, labels=None) -> dict:
         """Frechet distance to the reference and class coverage of generated images; with the
         ``labels`` they were drawn for (a conditional generator), the label accuracy too."""
+        return self.evaluate_features(self.features(generated), labels)
+
+    def evaluate_features(self, feats, labels=None) -> dict:
+        """``evaluate`` for generated images given by their features (N, 128)."""
         if self.real_stats is None:
             raise RuntimeError("Classifier.evaluate: no reference statistics; call set_reference first")
-        feats = self.features(generated)
         out = {"fd": frechet_distance(self.real_stats, feature_stats(feats))}
         predicted = self.logits_from_features(feats).argmax(axis=1)
         k = len(self.classes) or int(self.network.layers[-1].out_features)

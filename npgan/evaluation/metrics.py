@@ -30,6 +30,21 @@ Inception features):
   summarised as $e^{H(\rho)}/C$, $H$ the entropy: the effective fraction of the $C$ classes a
   generator produces (`class_coverage`), 1 when every class gets its share, $1/C$ when a
   collapsed generator draws one class only.
+
+**Sample-based metrics** for any data set, in data space or in a feature space, from
+$k$-nearest-neighbour balls around the samples (each defined in its function):
+
+* **precision** and **recall** (Kynkäänniemi et al. 2019, `precision_recall`): the share of
+  generated samples inside the real samples' balls (quality), and of real samples inside the
+  generated samples' balls (diversity);
+* **density** and **coverage** (Naeem et al. 2020, `density_coverage`): how many real balls
+  hold each generated sample on average (about 1 for a perfect generator), and the share of
+  real balls holding at least one generated sample;
+* **KID** (Bińkowski et al. 2018, `kid`): the unbiased $\widehat{\mathrm{MMD}}^2$ with a cubic
+  polynomial kernel, averaged over random subsets.
+
+`prdc` gives the first four at once. Their distances are formed in row blocks of at most
+`BLOCK_ENTRIES` entries, so memory stays bounded whatever the sample sizes.
 """
 
 from __future__ import annotations
@@ -309,3 +324,207 @@ def class_coverage(labels, n_classes: int) -> dict:
         "classes_covered": int((q >= 0.5 / n_classes).sum()),
         "class_histogram": [round(float(v), 4) for v in q],
     }
+
+
+BLOCK_ENTRIES = 1 << 24  # the largest distance or kernel matrix block held at once
+
+
+def _as_points(x, where: str):
+    """Samples (n, d) as float64 points on the current backend (images are flattened)."""
+    p = B.asarray(x, dtype=B.host.float64)
+    if p.ndim < 2 or p.shape[0] < 2:
+        raise ValueError(f"{where}: expected samples of shape (n >= 2, d), received {tuple(p.shape)}")
+    return p.reshape(p.shape[0], -1)
+
+
+def _row_blocks(n: int, m: int, block: int):
+    """(start, stop) of row blocks of an (n, m) matrix with at most ``block`` entries each (one row at least)."""
+    rows = max(1, block // max(m, 1))
+    return [(i, min(n, i + rows)) for i in range(0, n, rows)]
+
+
+def _sq_dists(a, b):
+    """Squared Euclidean distances (r, m) between the rows of a (r, d) and b (m, d), clipped at 0."""
+    xp = B.get_backend()
+    d2 = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * (a @ b.T)
+    return xp.maximum(d2, 0.0)
+
+
+def knn_radii(x, k: int, block: int = BLOCK_ENTRIES):
+    r"""The squared distances $r_1(x_i)^2 \le \dots \le r_k(x_i)^2$ from each row of x $(n, d)$ to its $k$ nearest *other* rows.
+
+    An $(n, k)$ array on the current backend; its last column holds the squared $k$-NN
+    radii. Computed in row blocks of at most `block` distances, each reduced with a partial
+    sort (so one pass serves every $k' \le k$)."""
+    xp = B.get_backend()
+    x = _as_points(x, "knn_radii")
+    n = x.shape[0]
+    if not 1 <= k < n:
+        raise ValueError(f"knn_radii: k must be in [1, {n - 1}] for {n} samples, got {k}")
+    out = []
+    for i, j in _row_blocks(n, n, block):
+        d2 = _sq_dists(x[i:j], x)
+        d2[xp.arange(j - i), xp.arange(i, j)] = xp.inf  # a sample is not its own neighbour
+        out.append(xp.sort(xp.partition(d2, k - 1, axis=1)[:, :k], axis=1))
+    return xp.concatenate(out)
+
+
+def _against(x, centres, radii2s, block: int):
+    """For each row of x: how many balls (centres, squared radii) hold it (distance <= radius), for each
+    radii array in ``radii2s``, and its squared distance to the nearest centre."""
+    xp = B.get_backend()
+    counts, nearest = [[] for _ in radii2s], []
+    for i, j in _row_blocks(x.shape[0], centres.shape[0], block):
+        d2 = _sq_dists(x[i:j], centres)
+        for c, r2 in zip(counts, radii2s):
+            c.append((d2 <= r2[None, :]).sum(axis=1))
+        nearest.append(d2.min(axis=1))
+    return [xp.concatenate(c) for c in counts], xp.concatenate(nearest)
+
+
+def precision_recall(real, fake, k: int = 3, block: int = BLOCK_ENTRIES) -> dict:
+    r"""Improved precision and recall (Kynkäänniemi et al. 2019) of fake samples against real ones.
+
+    **Definition.** Each sample set approximates its distribution's support by a union of
+    balls, one per sample, reaching its $k$-th nearest other sample of the same set. With
+    real samples $x_1, \dots, x_n$, fake samples $y_1, \dots, y_m$ (rows, flattened when
+    images) and $r_k(x_i)$ the distance from $x_i$ to its $k$-th nearest neighbour among the
+    other real samples,
+
+    $$
+    \operatorname{manifold}(x_1, \dots, x_n) = \bigcup_i \{v : \|v - x_i\| \le r_k(x_i)\},
+    $$
+
+    $$
+    \text{precision} = \frac1m \sum_j \mathbf 1\bigl[y_j \in \operatorname{manifold}(x_1, \dots, x_n)\bigr],
+    \qquad
+    \text{recall} = \frac1n \sum_i \mathbf 1\bigl[x_i \in \operatorname{manifold}(y_1, \dots, y_m)\bigr].
+    $$
+
+    Precision is the share of fakes that look real (quality); recall the share of the real
+    data the generator reaches (diversity): a collapsed generator keeps its precision and
+    loses its recall. Both are 1 for identical sets and 0 for sets far apart.
+
+    **How it is computed.** Distances are formed in row blocks of at most `block` entries
+    (`BLOCK_ENTRIES`), never the whole $m \times n$ matrix, in float64 on the current
+    backend: the radii by a partial sort per block (`knn_radii`), then per fake the number
+    of real balls holding it, and per real the number of fake balls. Returns `precision`
+    and `recall` as floats.
+    """
+    x, y = _as_points(real, "precision_recall"), _as_points(fake, "precision_recall")
+    out = prdc(x, y, k, k, block)
+    return {"precision": out["precision"], "recall": out["recall"]}
+
+
+def density_coverage(real, fake, k: int = 5, block: int = BLOCK_ENTRIES) -> dict:
+    r"""Density and coverage (Naeem et al. 2020) of fake samples against real ones.
+
+    **Definition.** In the notation of `precision_recall` (real $x_1, \dots, x_n$, fake
+    $y_1, \dots, y_m$, $r_k(x_i)$ the distance from $x_i$ to its $k$-th nearest other real
+    sample, $B_i = \{v : \|v - x_i\| \le r_k(x_i)\}$ its ball), only the real balls are used:
+
+    $$
+    \text{density} = \frac{1}{k m} \sum_j \sum_i \mathbf 1[y_j \in B_i],
+    \qquad
+    \text{coverage} = \frac1n \sum_i \mathbf 1\bigl[\exists j : y_j \in B_i\bigr]
+    = \frac1n \sum_i \mathbf 1\bigl[\min_j \|y_j - x_i\| \le r_k(x_i)\bigr].
+    $$
+
+    Density counts *how many* real balls hold each fake, so a few outlying real samples
+    with big balls cannot make it 1 the way they make precision 1; its expected value is
+    about 1 when the fakes are drawn from the real distribution (a real sample's ball holds
+    $k$ of the other real samples), and it may exceed 1 when the fakes crowd the dense
+    regions. Coverage is the share of real samples with a fake near them, built from the
+    real balls only, so that fake outliers cannot raise it: 1 for identical sets, 0 for
+    sets far apart.
+
+    **How it is computed.** As in `precision_recall`: in row blocks of at most `block`
+    distances. Returns `density` and `coverage` as floats.
+    """
+    x, y = _as_points(real, "density_coverage"), _as_points(fake, "density_coverage")
+    radii2 = knn_radii(x, k, block)[:, -1]
+    (inside,), _ = _against(y, x, [radii2], block)
+    _, nearest = _against(x, y, [], block)
+    return {"density": float(inside.sum()) / (k * y.shape[0]), "coverage": float((nearest <= radii2).mean())}
+
+
+def _kernel_sum(a, b, block: int) -> float:
+    """The sum of the polynomial kernel (a_i . b_j / d + 1)^3 over all pairs, in row blocks."""
+    total = 0.0
+    for i, j in _row_blocks(a.shape[0], b.shape[0], block):
+        t = a[i:j] @ b.T
+        t *= 1.0 / a.shape[1]
+        t += 1.0
+        total += float((t * t * t).sum())
+    return total
+
+
+def _mmd2_poly(x, y, block: int) -> float:
+    """Unbiased MMD^2 with the cubic polynomial kernel between x (s, d) and y (s', d)."""
+    n, m, d = x.shape[0], y.shape[0], x.shape[1]
+    diag_x = float((((x * x).sum(axis=1) / d + 1.0) ** 3).sum())
+    diag_y = float((((y * y).sum(axis=1) / d + 1.0) ** 3).sum())
+    return ((_kernel_sum(x, x, block) - diag_x) / (n * (n - 1)) + (_kernel_sum(y, y, block) - diag_y) / (m * (m - 1))
+            - 2.0 * _kernel_sum(x, y, block) / (n * m))
+
+
+def kid(real, fake, subsets: int = 100, subset_size: int = 1000, seed: int = 0, block: int = BLOCK_ENTRIES) -> dict:
+    r"""Kernel Inception Distance (Bińkowski et al. 2018): unbiased $\mathrm{MMD}^2$ with a cubic kernel, over subsets.
+
+    **Definition.** With the polynomial kernel on $d$-dimensional features
+
+    $$
+    \kappa(u, v) = \Bigl(\frac{u^\top v}{d} + 1\Bigr)^3
+    $$
+
+    and $s$ real samples $x_1, \dots, x_s$ and $s$ fake samples $y_1, \dots, y_s$, the
+    unbiased estimate of the squared maximum mean discrepancy is
+
+    $$
+    \widehat{\mathrm{MMD}}^2 = \frac{1}{s(s-1)} \sum_{i \ne i'} \kappa(x_i, x_{i'})
+    + \frac{1}{s(s-1)} \sum_{j \ne j'} \kappa(y_j, y_{j'})
+    - \frac{2}{s^2} \sum_i \sum_j \kappa(x_i, y_j).
+    $$
+
+    Its expectation is 0 when real and fake come from one distribution (a single estimate
+    may be slightly negative) and positive otherwise; unlike the Fréchet distance it
+    assumes no Gaussian shape and is unbiased at any sample size. KID is the mean of this
+    estimate over `subsets` draws of $s = \min(\text{subset\_size}, n, m)$ samples taken
+    without replacement from each set; `kid_std` is the standard deviation over the draws
+    (dividing by their number).
+
+    **How it is computed.** The subsets come from npgan's generator reseeded with `seed`,
+    inside `preserved_rng`, so a call gives the same value each time and leaves a training
+    run's random draws unchanged. The kernel sums are formed in row blocks of at most
+    `block` entries, in float64 on the current backend; the diagonal terms
+    $\kappa(x_i, x_i)$ are subtracted from the full sums. Returns `kid` and `kid_std`.
+    """
+    xp = B.get_backend()
+    x, y = _as_points(real, "kid"), _as_points(fake, "kid")
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"kid: real and fake samples of different sizes, {x.shape[1]} and {y.shape[1]}")
+    s = min(subset_size, x.shape[0], y.shape[0])
+    with B.preserved_rng():
+        B.seed(seed)
+        picks = [(B.permutation(x.shape[0])[:s], B.permutation(y.shape[0])[:s]) for _ in range(subsets)]
+    values = B.host.asarray([_mmd2_poly(x[xp.asarray(i)], y[xp.asarray(j)], block) for i, j in picks])
+    return {"kid": float(values.mean()), "kid_std": float(values.std())}
+
+
+def prdc(real, fake, k_pr: int = 3, k_dc: int = 5, block: int = BLOCK_ENTRIES) -> dict:
+    r"""`precision_recall` (with $k$ = `k_pr`) and `density_coverage` (with $k$ = `k_dc`) in one dict.
+
+    Shares the work: one pass over the real-to-real distances gives both real radii, one
+    over fake-to-real the counts for precision and density, one over real-to-fake those for
+    recall and coverage, and one more the fake radii: four matrices' worth of distances
+    (in blocks) where separate calls would form seven."""
+    x, y = _as_points(real, "prdc"), _as_points(fake, "prdc")
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"prdc: real and fake samples of different sizes, {x.shape[1]} and {y.shape[1]}")
+    real_radii = knn_radii(x, max(k_pr, k_dc), block)
+    fake_radii = knn_radii(y, k_pr, block)[:, -1]
+    (in_pr, in_dc), _ = _against(y, x, [real_radii[:, k_pr - 1], real_radii[:, k_dc - 1]], block)
+    (in_fake,), nearest = _against(x, y, [fake_radii], block)
+    return {"precision": float((in_pr > 0).mean()), "recall": float((in_fake > 0).mean()),
+            "density": float(in_dc.sum()) / (k_dc * y.shape[0]),
+            "coverage": float((nearest <= real_radii[:, k_dc - 1]).mean())}

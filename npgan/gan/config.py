@@ -106,7 +106,8 @@ OPTIONS = (
            lambda v: 0 <= v <= 1e4, "from 0 to 10000 (the papers use 0.1 to 10)"),
     Option("r1", 0.0, "R1: gamma/2 * ||grad D||^2 on real samples", dict(type=float, metavar="GAMMA"),
            lambda v: 0 <= v <= 1e4, "from 0 to 10000 (the papers use 0.1 to 100)"),
-    Option("d_norm", "auto", "dcgan critic's normaliser; auto: layer under a penalty, else batch",
+    Option("d_norm", "auto", "dcgan critic's normaliser (spectral: SpectralNorm on its convolutions and last layer); "
+           "auto: layer under a penalty, else batch",
            applies=(_dcgan, "--model dcgan"), choices=lambda: D_NORMS),
     Option("bandwidths", list(DEFAULT_BANDWIDTHS), "mmd trainer: Gaussian kernel bandwidths",
            dict(type=float, nargs="+", metavar="S"),

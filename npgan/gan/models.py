@@ -43,15 +43,17 @@ def dcgan28_discriminator(width: int = 64, in_channels: int = 1, norm: str = "ba
     -> Conv(w -> 2w, k4 s2 p1): 7x7 -> norm -> LeakyReLU(0.2) -> Flatten -> Dense -> one logit.
 
     ``norm``: "batch" (DCGAN's BatchNorm), "layer" (LayerNorm over (2w, 7, 7): the critic of
-    a gradient penalty, which BatchNorm would break) or "none"."""
-    if norm not in ("batch", "layer", "none"):
-        raise ValueError(f"dcgan28_discriminator: norm must be 'batch', 'layer' or 'none', got {norm!r}")
+    a gradient penalty, which BatchNorm would break), "spectral" (every Conv2D and the final
+    Dense wrapped in ``nn.SpectralNorm``, no BatchNorm or LayerNorm: Miyato et al. 2018) or "none"."""
+    if norm not in ("batch", "layer", "spectral", "none"):
+        raise ValueError(f"dcgan28_discriminator: norm must be 'batch', 'layer', 'spectral' or 'none', got {norm!r}")
     c = 2 * width
-    normaliser = {"batch": [nn.BatchNorm(c)], "layer": [nn.LayerNorm((c, 7, 7))], "none": []}[norm]
+    normaliser = {"batch": [nn.BatchNorm(c)], "layer": [nn.LayerNorm((c, 7, 7))]}.get(norm, [])
+    sn = nn.SpectralNorm if norm == "spectral" else (lambda layer: layer)
     return nn.Sequential(
-        nn.Conv2D(in_channels, width, 4, stride=2, padding=1, init="dcgan"), nn.LeakyReLU(0.2),
-        nn.Conv2D(width, c, 4, stride=2, padding=1, bias=norm == "none", init="dcgan"), *normaliser,
-        nn.LeakyReLU(0.2), nn.Flatten(), nn.Dense(c * 7 * 7, 1, init="dcgan"))
+        sn(nn.Conv2D(in_channels, width, 4, stride=2, padding=1, init="dcgan")), nn.LeakyReLU(0.2),
+        sn(nn.Conv2D(width, c, 4, stride=2, padding=1, bias=not normaliser, init="dcgan")), *normaliser,
+        nn.LeakyReLU(0.2), nn.Flatten(), sn(nn.Dense(c * 7 * 7, 1, init="dcgan")))
 
 
 def mlp_image_generator(latent_dim: int, shape, hidden: int = 256, depth: int = 2):
@@ -71,7 +73,7 @@ def mlp_image_discriminator(shape, hidden: int = 256, depth: int = 2, pack: int 
 
 
 MODELS = ("mlp", "dcgan")  # network families a config can name ("dcgan": 1x28x28 images)
-D_NORMS = ("auto", "batch", "layer", "none")
+D_NORMS = ("auto", "batch", "layer", "spectral", "none")
 
 
 def build_networks(cfg: dict, dataset, discriminator: bool = True):

@@ -8,9 +8,11 @@ from .dropout import Dropout
 from .module import Layer, Parameter, data_input, frozen, record_backward
 from .normalization import BatchNorm, LayerNorm
 from .shape import Flatten, Reshape
+from .spectral import SpectralNorm
 
 __all__ = [
     "Layer", "Parameter", "Dense", "Conv2D", "ConvTranspose2D", "ReLU", "LeakyReLU",
     "Tanh", "Sigmoid", "sigmoid", "BatchNorm", "LayerNorm", "Dropout", "Flatten", "Reshape", "Sequential",
+    "SpectralNorm",
     "frozen", "data_input", "record_backward",
 ]

@@ -108,7 +108,8 @@ def all_layers():
     """One instance of every layer class npgan.nn exports (containers holding others)."""
     return [nn.Dense(3, 2), nn.Conv2D(1, 2, 3), nn.Conv2D(1, 2, 3, bias=False),
             nn.ConvTranspose2D(2, 1, 3), nn.ReLU(), nn.LeakyReLU(0.2), nn.Tanh(), nn.Sigmoid(),
-            nn.BatchNorm(2), nn.LayerNorm((2, 3)), nn.Dropout(0.5), nn.Flatten(), nn.Reshape((2, 1)), model()]
+            nn.BatchNorm(2), nn.LayerNorm((2, 3)), nn.Dropout(0.5), nn.Flatten(), nn.Reshape((2, 1)), model(),
+            nn.SpectralNorm(nn.Conv2D(1, 2, 3))]
 
 
 def test_every_layer_class_is_covered():
