@@ -7,6 +7,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["npgan", "npgan.*"]),
+    package_data={"npgan.exercises": ["solutions/*.txt"]},  # the exercises' worked solutions
     python_requires=">=3.9",
     install_requires=["numpy>=1.22", "tqdm>=4.60", "threadpoolctl>=3.1"],
     extras_require={

@@ -8,10 +8,22 @@ skeleton and the solution cannot drift apart (same names, same forward, same doc
 from __future__ import annotations
 
 import functools
+import os
 import re
 import types
 from dataclasses import dataclass, field
 from typing import Callable
+
+SOLUTIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "solutions")
+
+
+def solution_source(name: str) -> str:
+    """The worked solution of exercise `name`: the learner's file, kept as it is in
+    `npgan/exercises/solutions/NAME.txt` (plain NumPy: a learner's file imports NumPy, npgan's own
+    code does not); its skeleton is made from it."""
+    with open(os.path.join(SOLUTIONS, f"{name}.txt"), encoding="utf-8") as f:
+        return f.read()
+
 
 BEGIN = "# --- your code"  # the marker line starts so: "# --- your code: compute dx, dW and db ---"
 END = "# --- end of your code ---"

@@ -2,51 +2,10 @@
 
 from __future__ import annotations
 
-from .exercise import Case, Exercise
+from .exercise import Case, Exercise, solution_source
 from .grader import batch_sum, scale, sign, transpose, variant
 
-DENSE_SOURCE = '''"""Exercise dense: the backward pass of a fully connected layer.
-
-Forward (given): out = x W + b, one row per sample of a batch of N,
-
-    x    (N, D)    the inputs
-    W    (D, M)    the weights
-    b    (M,)      the bias, added to every row
-    out  (N, M)    out[n, m] = Σ_d x[n, d] W[d, m] + b[m]
-
-Backward (yours): given dout = ∂L/∂out, of out's shape, return
-
-    dx = ∂L/∂x  (N, D),    dW = ∂L/∂W  (D, M),    db = ∂L/∂b  (M,)
-
-by the chain rule, ∂L/∂W[d, m] = Σ_n ∂L/∂out[n, m] · ∂out[n, m]/∂W[d, m], and likewise for x and b.
-Each gradient has the shape of what it is the gradient of: a first check. b is shared by all N
-samples: its gradient gathers a contribution from each.
-
-Write dense_backward between the markers, then grade it (from this file's folder):
-
-    npgan exercise check dense dense.py
-"""
-
-import numpy as np
-
-
-def dense_forward(x, W, b):
-    """out = x W + b; returns (out, cache)."""
-    out = x @ W + b
-    cache = (x, W)
-    return out, cache
-
-
-def dense_backward(dout, cache):
-    """Given dout (N, M) and the forward's cache, return (dx, dW, db)."""
-    x, W = cache
-    # --- your code: compute and return dx, dW and db ---
-    dx = dout @ W.T                 # Σ_m dout[n, m] W[d, m]
-    dW = x.T @ dout                 # Σ_n x[n, d] dout[n, m]
-    db = np.sum(dout, axis=0)       # Σ_n dout[n, m]: every sample adds b
-    return dx, dW, db
-    # --- end of your code ---
-'''
+DENSE_SOURCE = solution_source("dense")
 
 
 def _dense_cases(rng):
@@ -88,40 +47,7 @@ def _chain_rule(line, local):
                                    "arrives from above (chain rule: dL/dx = dL/dout · dout/dx)")])
 
 
-RELU_SOURCE = '''"""Exercise relu: the backward pass of the rectified linear unit.
-
-Forward (given): out = max(0, x), elementwise,
-
-    x    any shape, e.g. (N, D)
-    out  x's shape
-
-Backward (yours): given dout = ∂L/∂out, of x's shape, return dx = ∂L/∂x, of x's shape. Each
-out[k] depends on x[k] alone, so dx[k] = dout[k] · ∂out[k]/∂x[k]: work out that derivative on
-each side of 0 (the kink at 0 itself is never hit by the checks).
-
-Write relu_backward between the markers, then grade it (from this file's folder):
-
-    npgan exercise check relu relu.py
-"""
-
-import numpy as np
-
-
-def relu_forward(x):
-    """out = max(0, x); returns (out, cache)."""
-    out = np.maximum(0, x)
-    cache = x
-    return out, cache
-
-
-def relu_backward(dout, cache):
-    """Given dout (x's shape) and the forward's cache, return dx."""
-    x = cache
-    # --- your code: compute and return dx ---
-    dx = dout * (x > 0)             # slope 1 where x > 0, 0 elsewhere
-    return dx
-    # --- end of your code ---
-'''
+RELU_SOURCE = solution_source("relu")
 
 RELU = Exercise(
     "relu", "rectified linear unit out = max(0, x): dx", RELU_SOURCE, "relu_forward", "relu_backward",
@@ -134,41 +60,7 @@ RELU = Exercise(
                           "inverted (ReLU's slope is 1 for positive inputs)")]),
     ))
 
-LEAKY_RELU_SOURCE = '''"""Exercise leaky_relu: the backward pass of the leaky ReLU.
-
-Forward (given): out = x where x > 0, alpha · x elsewhere, elementwise,
-
-    x      any shape, e.g. (N, D)
-    alpha  a number, the slope for negative inputs (0.2 in many GANs' discriminators)
-    out    x's shape
-
-Backward (yours): given dout = ∂L/∂out, of x's shape, return dx = ∂L/∂x, of x's shape. Each
-out[k] depends on x[k] alone: dx[k] = dout[k] · ∂out[k]/∂x[k], a slope that depends on the side
-of 0 that x[k] is on. alpha is a setting, not a parameter: no gradient for it.
-
-Write leaky_relu_backward between the markers, then grade it (from this file's folder):
-
-    npgan exercise check leaky_relu leaky_relu.py
-"""
-
-import numpy as np
-
-
-def leaky_relu_forward(x, alpha=0.2):
-    """out = x if x > 0 else alpha x; returns (out, cache)."""
-    out = np.where(x > 0, x, alpha * x)
-    cache = (x, alpha)
-    return out, cache
-
-
-def leaky_relu_backward(dout, cache):
-    """Given dout (x's shape) and the forward's cache, return dx."""
-    x, alpha = cache
-    # --- your code: compute and return dx ---
-    dx = dout * np.where(x > 0, 1.0, alpha)     # slope 1 on the right of 0, alpha on the left
-    return dx
-    # --- end of your code ---
-'''
+LEAKY_RELU_SOURCE = solution_source("leaky_relu")
 
 LEAKY_RELU = Exercise(
     "leaky_relu", "leaky ReLU out = x if x > 0 else alpha x: dx", LEAKY_RELU_SOURCE,
@@ -183,40 +75,7 @@ LEAKY_RELU = Exercise(
                               "{tensor} is ReLU's gradient: for x < 0 the slope is alpha, not 0")]),
     ))
 
-SIGMOID_SOURCE = '''"""Exercise sigmoid: the backward pass of the logistic sigmoid.
-
-Forward (given): out = σ(x) = 1 / (1 + exp(−x)), elementwise,
-
-    x    any shape, e.g. (N, D)
-    out  x's shape, in (0, 1)
-
-Backward (yours): given dout = ∂L/∂out, of x's shape, return dx = ∂L/∂x, of x's shape. Each
-out[k] depends on x[k] alone, so dx[k] = dout[k] · σ'(x[k]). Differentiate 1 / (1 + exp(−x)) and
-write σ'(x) in terms of σ(x) itself: the forward's output is in the cache.
-
-Write sigmoid_backward between the markers, then grade it (from this file's folder):
-
-    npgan exercise check sigmoid sigmoid.py
-"""
-
-import numpy as np
-
-
-def sigmoid_forward(x):
-    """out = 1 / (1 + exp(-x)); returns (out, cache)."""
-    out = 1.0 / (1.0 + np.exp(-x))
-    cache = (x, out)
-    return out, cache
-
-
-def sigmoid_backward(dout, cache):
-    """Given dout (x's shape) and the forward's cache, return dx."""
-    x, out = cache
-    # --- your code: compute and return dx ---
-    dx = dout * out * (1.0 - out)   # σ'(x) = exp(−x) / (1 + exp(−x))² = σ(x) (1 − σ(x))
-    return dx
-    # --- end of your code ---
-'''
+SIGMOID_SOURCE = solution_source("sigmoid")
 
 SIGMOID = Exercise(
     "sigmoid", "logistic sigmoid out = 1 / (1 + exp(-x)): dx", SIGMOID_SOURCE, "sigmoid_forward", "sigmoid_backward",
