@@ -127,10 +127,10 @@ def read_checkpoint(path, check_config=None) -> Checkpoint:
     step = int(step)
     if not 0 <= step <= cfg.get("steps", step):
         raise ValueError(f"{path}: step {step} is outside the run's 0..{cfg.get('steps')} steps")
-    for key, array in state.items():
-        if array.dtype.kind == "f" and not bool(B.host.isfinite(array).all()):
-            raise ValueError(f"{path}: {key} has non-finite values (a diverged run; npgan writes none, "
-                             f"so the file was altered or written by other code)")
+    key = first_non_finite(state)
+    if key is not None:
+        raise ValueError(f"{path}: {key} has non-finite values (a diverged run; npgan writes none, "
+                         f"so the file was altered or written by other code)")
     identity = _json_field(state, "run", path, dict) if "run" in state else None
     if identity is not None:
         if not all(isinstance(identity.get(k), str) for k in ("id", "config", "data")):
@@ -148,10 +148,17 @@ def check_finite(record: dict, step: int) -> None:
             raise TrainingDiverged(f"training diverged: at step {step} {key} is {value}")
 
 
+def first_non_finite(state: dict):
+    """The name of the first floating-point array of a training state (host arrays) holding NaN
+    or infinity, or None: what checkpoints are checked for, on writing and on reading."""
+    return next((key for key, array in state.items()
+                 if array.dtype.kind == "f" and not bool(B.host.isfinite(array).all())), None)
+
+
 def _check_finite_state(state: dict, step: int) -> None:
-    for key, array in state.items():
-        if array.dtype.kind == "f" and not bool(B.host.isfinite(array).all()):
-            raise TrainingDiverged(f"training diverged: at step {step} {key} has non-finite values")
+    key = first_non_finite(state)
+    if key is not None:
+        raise TrainingDiverged(f"training diverged: at step {step} {key} has non-finite values")
 
 
 class RunDir:
