@@ -20,5 +20,5 @@ setup(
                  "mkdocs-gen-files>=0.5", "mkdocs-literate-nav>=0.6", "markdown-exec>=1.8",
                  "pymdown-extensions>=10", "ruff>=0.5", "playwright>=1.40", "matplotlib>=3.5"],
     },
-    entry_points={"console_scripts": ["npgan=npgan.cli:main"]},
+    entry_points={"console_scripts": ["npgan=npgan.__main__:main"]},
 )

@@ -20,14 +20,15 @@ def pin_threads(n: int) -> None:
 def prepare_process(threads: int, tf32: bool = False) -> str:
     """Pin the thread counts and choose TF32 for CuPy (both before numpy, cupy or torch is
     imported), then set the C allocator as the ``npgan`` command line does
-    (``npgan.backend.keep_freed_memory``; it acts on the whole process, so on PyTorch's side
+    (``npgan.runtime.keep_freed_memory``; it acts on the whole process, so on PyTorch's side
     of an A/B as well). Returns the allocator's state for the header line."""
+    from npgan import runtime  # imports no NumPy: OpenBLAS's environment is set before it loads
+    runtime.blas_environment()
     pin_threads(threads)
     # CuPy reads CUPY_TF32 when it is imported: 1 lets cuBLAS round float32 products' inputs
     # to TF32 on tensor cores (Ampere and later); 0, CuPy's default, keeps full float32
     os.environ["CUPY_TF32"] = "1" if tf32 else "0"
-    from npgan import backend as B
-    return "allocator: keeps freed memory" if B.keep_freed_memory() else "allocator: default"
+    return "allocator: keeps freed memory" if runtime.keep_freed_memory() else "allocator: default"
 
 
 def set_torch_tf32(torch, on: bool) -> None:
@@ -71,12 +72,12 @@ class LoadMeter:
     where /proc/stat is not there); the same reading npgan's ``ThreadGovernor`` acts on."""
 
     def __enter__(self):
-        from npgan.backend.threads import machine_cpu_seconds
+        from npgan.runtime import machine_cpu_seconds
         self.wall, self.mark = time.perf_counter(), machine_cpu_seconds()
         return self
 
     def __exit__(self, *exc):
-        from npgan.backend.threads import machine_cpu_seconds
+        from npgan.runtime import machine_cpu_seconds
         wall, now = time.perf_counter() - self.wall, machine_cpu_seconds()
         if self.mark is None or now is None:
             self.other_load = float("nan")

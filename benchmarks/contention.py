@@ -4,7 +4,7 @@
 
 Students run npgan beside a browser and an IDE. For each model this times training
 iterations (the same trainer, recipe and thread policy as ``npgan train``: its
-``backend.ThreadGovernor`` drops to one thread while other processes use the cores) on a
+``runtime.ThreadGovernor`` drops to one thread while other processes use the cores) on a
 quiet machine, then with one ``while True: pass`` process per core running beside it, and
 prints both (with the thread counts each ended on) and their
 ratio. A fair share of the cores would make the ratio about 2 with one busy process per
@@ -59,9 +59,9 @@ def iteration(name: str, policy: str):
 def seconds_per_iteration(step, policy: str, seconds: float) -> tuple:
     """(seconds per iteration, the thread count it ended on) under a policy: ``npgan`` lets the
     training loop's ``ThreadGovernor`` decide (as ``npgan train`` does), ``all`` and ``one`` fix it."""
-    from npgan import backend as B
-    governor = B.ThreadGovernor(interval=1.0) if policy == "npgan" else None
-    with B.limit_threads({"all": None, "one": 1}.get(policy)), (governor or B.ThreadGovernor(interval=1e9)):
+    from npgan import runtime
+    governor = runtime.ThreadGovernor(interval=1.0) if policy == "npgan" else None
+    with runtime.limit_threads({"all": None, "one": 1}.get(policy)), (governor or runtime.ThreadGovernor(interval=1e9)):
         for _ in range(3):
             step()
         n, t0 = 0, time.perf_counter()

@@ -15,6 +15,7 @@ import re
 import sys
 
 from . import backend as B
+from . import runtime
 from .data import is_image
 from .gan.config import MIN_EVAL_SAMPLES
 from .gan.rundir import CHECKPOINT, METRICS
@@ -190,7 +191,7 @@ def _train(args):
         out = args.out
         cfg = make_config(**{k: getattr(args, k) for k in DEFAULTS if hasattr(args, k)})
     final = train(cfg, out, resume=bool(args.resume), progress=not args.no_progress, overwrite=args.overwrite,
-                  log=lambda msg: print(msg, file=sys.stderr))
+                  log=lambda msg: print(msg, file=sys.stderr), governor=runtime.ThreadGovernor())
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in final.items()}))  # the log: full floats
     extra = f", {out}/grids/" if is_image(cfg["data"]) else ""
     if os.path.exists(f"{out}/latent_map.png"):
@@ -331,7 +332,7 @@ def main(argv=None) -> int:
         return 0
     args = _parser().parse_args(argv)
     debug = args.debug or os.environ.get("NPGAN_DEBUG", "") not in ("", "0")
-    B.keep_freed_memory()  # each training step reuses the memory the last one freed (opt-out: env)
+    runtime.keep_freed_memory()  # each training step reuses the memory the last one freed (opt-out: env)
     from .gan.runner import RunInterrupted, TrainingDiverged
     try:
         if B.environment_error():

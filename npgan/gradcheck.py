@@ -250,7 +250,7 @@ def double_gradcheck(layer, x, training: bool = True, eps: float = 1e-6, seed: i
     (its second) and $\tilde\theta = \partial P/\partial\theta$ (added to `.grad`), are each
     checked by `numerical_gradient` of $P$. The input must be float64.
     """
-    from .nn.module import frozen, record_backward
+    from .nn import frozen, record_backward
     _require_float64(x, "the input")
     x = x.copy()
     rng_state = B.get_rng_state()

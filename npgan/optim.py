@@ -20,6 +20,7 @@ import math
 import numbers
 
 from . import backend as B
+from . import kernels as K
 
 
 class Optimizer:
@@ -106,7 +107,6 @@ class SGD(Optimizer):
         return ("buf",)
 
     def step(self) -> None:
-        xp = B.get_backend()
         self.t += 1
         mu = self.momentum
         for i, p in enumerate(self.params):
@@ -115,7 +115,7 @@ class SGD(Optimizer):
                 if self.buf[i] is None:
                     self.buf[i] = g.copy()
                 else:
-                    xp.multiply(self.buf[i], mu, out=self.buf[i])
+                    self.buf[i] *= mu
                     self.buf[i] += g
                 g = g + mu * self.buf[i] if self.nesterov else self.buf[i]
             p.data -= self.lr * g
@@ -178,49 +178,17 @@ class Adam(Optimizer):
     def _slots(self):
         return ("m", "v")
 
-    # elements per block of the fused update: p, g, m, v and a temporary stay in the CPU's
-    # cache while every operation of the update runs over them (benchmarks/RESULTS.md)
-    BLOCK = 1 << 16
-
     def step(self) -> None:
-        """One update of every parameter: the math is the class docstring's.
-
-        The memory traffic is not: on NumPy each contiguous array is updated block by block,
-        every operation for a block running while it sits in cache (a fused update: about one
-        trip to memory instead of a dozen)."""
+        r"""One update of every parameter: the class docstring's last form, with
+        $\eta / (1 - \beta_1^t)$ = `step_size` and $1 / \sqrt{1 - \beta_2^t}$ = `inv_bc2`
+        (`npgan.kernels.adam_update`, which updates block by block in cache on NumPy)."""
         self.t += 1
         b1, b2 = self.betas
         step_size = self.lr / (1 - b1 ** self.t)
         inv_bc2 = 1.0 / math.sqrt(1 - b2 ** self.t)
-        block = self.BLOCK if B.backend_name() == "numpy" else None  # CuPy: whole arrays
         for p, m, v in zip(self.params, self.m, self.v):
             g = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
-            arrays = (p.data, g, m, v)
-            if block is None or p.data.size <= block or not all(a.flags.c_contiguous for a in arrays):
-                self._update(*arrays, step_size, inv_bc2)
-                continue
-            flat = [a.reshape(-1) for a in arrays]  # views: the updates land in p.data, m, v
-            for start in range(0, flat[0].size, block):
-                self._update(*(a[start:start + block] for a in flat), step_size, inv_bc2)
-
-    def _update(self, p, g, m, v, step_size, inv_bc2):
-        """m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - step * m / (sqrt(v)/sqrt(bc2) + eps),
-        in place, written as m += (1-b1)(g - m) and v += (1-b2)(g^2 - v) to need one temporary."""
-        xp = B.get_backend()
-        b1, b2 = self.betas
-        tmp = g - m
-        tmp *= 1 - b1
-        m += tmp
-        xp.multiply(g, g, out=tmp)
-        tmp -= v
-        tmp *= 1 - b2
-        v += tmp
-        xp.sqrt(v, out=tmp)
-        tmp *= inv_bc2
-        tmp += self.eps
-        xp.divide(m, tmp, out=tmp)
-        tmp *= step_size
-        p -= tmp
+            K.adam_update(p.data, g, m, v, b1, b2, self.eps, step_size, inv_bc2)
 
 
 def grad_norm(params):

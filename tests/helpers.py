@@ -3,7 +3,7 @@
 from contextlib import contextmanager
 from pathlib import Path
 
-from npgan import backend as B
+from npgan import kernels, runtime
 from npgan.gradcheck import double_gradcheck, gradcheck
 
 TOL = 1e-6  # relative error bound in float64 (a correct pass gives ~1e-9, a wrong one O(1))
@@ -23,17 +23,17 @@ def assert_double_grads_ok(layer, x, training=True, max_checks=100):
 
 @contextmanager
 def split_work(threads):
-    """Within the block, ``backend.parallel_for``/``parallel_map`` split even the smallest
-    elementwise work between ``threads`` threads (1: everything inline), so a test's tiny
-    shapes take the code path that big batches take."""
-    previous = (B.num_threads(), B.elementwise_min_work())
-    B.set_num_threads(threads)
-    B.set_elementwise_min_work(0)
+    """Within the block, the kernels (``npgan.kernels``) split even the smallest elementwise
+    work between ``threads`` threads (1: everything inline), so a test's tiny shapes take the
+    code path that big batches take."""
+    previous = (runtime.num_threads(), kernels.elementwise_min_work())
+    runtime.set_num_threads(threads)
+    kernels.set_elementwise_min_work(0)
     try:
         yield
     finally:
-        B.set_num_threads(previous[0])
-        B.set_elementwise_min_work(previous[1])
+        runtime.set_num_threads(previous[0])
+        kernels.set_elementwise_min_work(previous[1])
 
 
 def synthetic_fashion(folder, n_train=600, n_test=200, seed=0):

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from npgan import backend as B
-from npgan import nn
+from npgan import nn, runtime
 from npgan.cli import main
 from npgan.losses import mmd2, sigmoid_cross_entropy
 from npgan.optim import SGD, Adam
@@ -62,9 +62,9 @@ def test_infinite_logits_cost_nothing_with_the_target_they_predict(backend_name)
 
 def test_a_bad_thread_count_in_the_environment_is_named(monkeypatch):
     monkeypatch.setenv("NPGAN_NUM_THREADS", "abc")
-    monkeypatch.setitem(B.threads._threads, "n", None)
+    monkeypatch.setitem(runtime._threads, "n", None)
     with pytest.raises(ValueError, match="NPGAN_NUM_THREADS must be a positive integer, got 'abc'"):
-        B.num_threads()
+        runtime.num_threads()
 
 
 def test_the_classifier_refuses_a_nan_learning_rate():

@@ -123,23 +123,3 @@ def test_zero_grad_and_errors(backend_name):
         Adam([])
     with pytest.raises(ValueError, match="nesterov needs momentum"):
         SGD([p], lr=0.1, nesterov=True)
-
-
-def test_fused_blockwise_adam_equals_the_whole_array_update(backend_name):
-    """The block-by-block update (NumPy) gives the same numbers as one pass per array."""
-    rng = np.random.default_rng(0)
-    shapes = [(3 * Adam.BLOCK + 17,), (40, 30), (5,)]  # the first: several blocks
-    data = [rng.normal(size=s) for s in shapes]
-    grads = [[rng.normal(size=s) for s in shapes] for _ in range(3)]
-    results = []
-    for block in (10 ** 9, Adam.BLOCK):
-        ps = [Parameter(B.asarray(d), f"p{i}") for i, d in enumerate(data)]
-        opt = Adam(ps, lr=1e-2, betas=(0.5, 0.999), weight_decay=0.1)
-        opt.BLOCK = block
-        for gs in grads:
-            for p, g in zip(ps, gs):
-                p.grad = B.asarray(g)
-            opt.step()
-        results.append([B.to_numpy(p.data, copy=True) for p in ps])
-    for a, b in zip(*results):
-        np.testing.assert_array_equal(a, b)

@@ -13,20 +13,17 @@ numpy or cupy itself. One module per concept:
 * ``arrays``: the array-module switch (``set_backend``, ``get_backend``; the
   default from ``$NPGAN_BACKEND``), the default dtype (float32; float64 for
   gradient checks), conversions and the clear errors a layer raises;
-* ``rng``: the one seeded random generator (``seed``, ``normal``, ...);
-* ``threads``: the thread count of npgan's own parallel loops on the CPU, and
-  OpenBLAS's idle-thread setting;
-* ``memory``: ``keep_freed_memory``, the C allocator setting the command line uses.
+* ``rng``: the one seeded random generator (``seed``, ``normal``, ...).
+
+Process tuning (threads, the C allocator, OpenBLAS's environment) is not here: it lives in
+``npgan.runtime``, which only the command line (or a user who asks) calls.
 """
 
 from __future__ import annotations
 
 import os
 
-# isort: off
-from . import threads  # first: it sets OpenBLAS's environment before anything imports NumPy
-# isort: on
-from . import arrays, memory, rng
+from . import arrays, rng
 from .arrays import (
     BackendMismatchError,
     BackendUnavailableError,
@@ -46,19 +43,7 @@ from .arrays import (
     synchronize,
     to_numpy,
 )
-from .memory import keep_freed_memory
 from .rng import bernoulli, get_rng_state, integers, normal, permutation, preserved_rng, seed, set_rng_state, uniform
-from .threads import (
-    ThreadGovernor,
-    elementwise_min_work,
-    limit_threads,
-    num_threads,
-    parallel_for,
-    parallel_map,
-    set_elementwise_min_work,
-    set_num_threads,
-    user_chose_threads,
-)
 
 __all__ = [
     # arrays
@@ -68,14 +53,9 @@ __all__ = [
     # rng
     "seed", "normal", "uniform", "bernoulli", "integers", "permutation", "get_rng_state",
     "set_rng_state", "preserved_rng",
-    # threads
-    "num_threads", "set_num_threads", "parallel_map", "parallel_for", "elementwise_min_work",
-    "set_elementwise_min_work", "ThreadGovernor", "limit_threads", "user_chose_threads",
-    # memory
-    "keep_freed_memory",
     "environment_error",
     # the submodules
-    "arrays", "rng", "threads", "memory",
+    "arrays", "rng",
 ]
 
 # the default backend from the environment, so `NPGAN_BACKEND=cupy python -m pytest` just works;

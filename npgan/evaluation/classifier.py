@@ -26,7 +26,7 @@ import math
 import os
 
 from .. import backend as B
-from .. import nn
+from .. import nn, runtime
 from ..io import check_writable, load_npz, save_npz
 from ..losses import softmax_cross_entropy
 from ..optim import Adam
@@ -216,7 +216,7 @@ def train(train_data, test_data, epochs: int = 2, batch_size: int = 128, lr: flo
         return {"loss": f"{record['loss']:.3f}"}
 
     opt = Adam(net.parameters(), lr=lr)
-    with B.limit_threads(threads):
+    with runtime.limit_threads(threads):
         fit(step_fn, [opt], lr=lr, total=epochs * per_epoch, log_every=per_epoch, on_log=on_epoch,
             progress="classifier" if progress else None)
     clf.info.update(data=train_data.name, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,

@@ -8,7 +8,7 @@ adjoint.
 from __future__ import annotations
 
 from .. import backend as B
-from ..nn.module import data_input, frozen
+from ..nn import data_input, frozen
 from ..optim import Adam, grad_norm
 from .base import Trainer, register_trainer
 from .conditional import with_labels, without_labels

@@ -37,7 +37,7 @@ from ..data import DATASETS, check_name, get_dataset, is_image
 from ..evaluation import lab_plot
 from ..evaluation.lab_plot import LabFrame, LabScene
 from ..io import check_writable
-from ..nn.module import frozen
+from ..nn import frozen
 from ..training import fit
 from .config import make_config
 from .losses import GANLoss, make_loss

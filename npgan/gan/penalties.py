@@ -7,7 +7,7 @@ parameters by a hand-written double backward; its docstring derives both.
 from __future__ import annotations
 
 from .. import backend as B
-from ..nn.module import frozen, record_backward
+from ..nn import frozen, record_backward
 
 
 def gradient_penalty(discriminator, x, target: float = 0.0, weight: float = 1.0,

@@ -11,6 +11,7 @@ one does (same seed, same backend, same thread count).
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from .. import backend as B
@@ -88,7 +89,8 @@ def resume_config(folder, changes: dict) -> dict:
 
 
 def train(cfg: dict, out_dir, resume: bool = False, progress: bool = True, plots: bool = True,
-          until: int | None = None, callback=None, log=print, overwrite: bool = False) -> dict:
+          until: int | None = None, callback=None, log=print, overwrite: bool = False,
+          governor=None) -> dict:
     """Train per ``cfg`` into ``out_dir`` (or continue the run there); return the last metrics.
 
     ``until`` stops after that step as an interruption would (the schedule still runs to
@@ -96,7 +98,9 @@ def train(cfg: dict, out_dir, resume: bool = False, progress: bool = True, plots
     ``callback(trainer, dataset, record)``, if given, runs at every logging step (with the
     random state preserved), e.g. to keep samples for a figure. A folder holding a run is
     refused unless ``resume`` or ``overwrite``; see ``npgan.gan.rundir`` for the rest of
-    what a run folder guarantees. Raises ``TrainingDiverged`` or ``RunInterrupted``.
+    what a run folder guarantees. ``governor``, a ``npgan.runtime.ThreadGovernor``, is ticked
+    every step (the command line passes one: process tuning is its choice, not the library's).
+    Raises ``TrainingDiverged`` or ``RunInterrupted``.
     """
     if plots:
         plot.pyplot()  # missing or broken matplotlib: said now, not after the training
@@ -117,7 +121,7 @@ def train(cfg: dict, out_dir, resume: bool = False, progress: bool = True, plots
             rd.start_log(records)
         else:
             identity, records = new_identity(cfg, ds), []
-        _run(cfg, trainer, ds, rd, identity, evaluator, records, progress, until, callback)
+        _run(cfg, trainer, ds, rd, identity, evaluator, records, progress, until, callback, governor)
         if plots and records:
             with stop_requests():  # a signal now waits for the plots; a second Ctrl-C does not
                 try:
@@ -141,7 +145,7 @@ def draw_final_plots(cfg: dict, trainer, evaluator, rd: RunDir, records: list) -
     return paths
 
 
-def _run(cfg, trainer, ds, rd, identity, evaluator, records, progress, until, callback) -> None:
+def _run(cfg, trainer, ds, rd, identity, evaluator, records, progress, until, callback, governor) -> None:
     """The loop: train, and at each logging step check, measure, checkpoint and log."""
     rows = trainer.rows_per_step(cfg["batch_size"])
     every, since = cfg["log_every"], [trainer.step]  # the step the current interval's averages start at
@@ -167,9 +171,10 @@ def _run(cfg, trainer, ds, rd, identity, evaluator, records, progress, until, ca
         records.append(record)
         return evaluator.postfix(record)
 
-    with stop_requests() as request, B.ThreadGovernor() as threads:  # one thread on a busy machine
+    with stop_requests() as request, governor or contextlib.nullcontext():
         def should_stop():
-            threads.tick()
+            if governor is not None:
+                governor.tick()  # one thread while the machine is busy
             return bool(request)
 
         fit(step_fn, trainer.optimizers(), lr=cfg["lr"],

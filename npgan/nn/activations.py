@@ -26,9 +26,15 @@ $\tilde{\bar y}$ is the backward pass's own diagonal map applied to $\tilde{\bar
 is zero for the piecewise-linear ReLU and LeakyReLU ($f'' = 0$ wherever it exists), and
 `double_backward` returns `None` for it. Each class below derives its $f'$ and $f''$.
 
-How the code runs it: ReLU and LeakyReLU write y, the mask and $\bar x$ in x's memory layout
-(channels-last after a convolution), slice by slice of the batch with `backend.parallel_for`;
-the formulas above are their plain reference.
+How the code runs it: ReLU and LeakyReLU call `npgan.kernels` (`relu`, `leaky_relu` and their
+gradients), which write y, the mask and $\bar x$ in x's memory layout (channels-last after a
+convolution) and split the batch between threads; the formulas above are their reference.
+
+**Writing one.** Subclass `Activation` and write `_forward(x, training) -> (y, cache)` (f),
+`_backward(grad_out, cache)` ($f'(x) \odot \bar y$) and `_curvature(grad_out, ggx, cache)`
+($f''(x) \odot \bar y \odot \tilde{\bar x}$, or `None` for a piecewise-linear f). Without its
+own `_curvature` (or with `_curvature = None`) an activation has no second-order pass, and a
+gradient penalty refuses it by name.
 """
 
 from __future__ import annotations
@@ -37,60 +43,22 @@ import math
 import numbers
 
 from .. import backend as B
+from .. import kernels as K
 from .module import Layer
 
 
-class _Elementwise(Layer):
-    def _begin(self, x):
-        self._check_input(x)
-        return B.get_backend()
+class Activation(Layer):
+    """An elementwise $y = f(x)$; its double backward is the module docstring's, from `_curvature`."""
 
-    def backward(self, grad_out):
-        r"""$\bar x = f'(x) \odot \bar y$ from what forward cached (`_input_grad`); `None` under
-        `data_input`."""
-        cache = self._cached()
-        self._check_grad(grad_out, cache.shape)
-        return self._input_grad(grad_out, cache) if self.input_grad else None
+    second_order_hook = "_curvature"
 
-    def _input_grad(self, grad_out, cache):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def double_backward(self, ggx, grad_out):
-        cache = self._forward_cache()
-        self._check_second(ggx, grad_out, cache.shape, cache.shape)
-        return self._input_grad(ggx, cache), self._curvature(grad_out, ggx, cache)
-
-    def _curvature(self, grad_out, ggx, cache):
-        r"""$\tilde x = f''(x) \odot \bar y \odot \tilde{\bar x}$; `None` where $f'' = 0$ (piecewise-linear activations)."""
-        return None
-
-    def _masked_forward(self, x, fill):
-        """y from `fill(x_slice, y_slice)` slice by slice of the batch, caching [x > 0];
-        y and the mask in x's memory layout."""
-        xp = self._begin(x)
-        mask, y = xp.empty_like(x, dtype=bool), xp.empty_like(x)
-
-        def run(lo, hi):
-            xp.greater(x[lo:hi], 0, out=mask[lo:hi])
-            fill(x[lo:hi], y[lo:hi])
-
-        _split(run, x)
-        self._cache = mask
-        return y
-
-    @staticmethod
-    def _empty_grad(mask, grad_out):
-        r"""An empty $\bar x$ in x's memory layout (the cached mask's)."""
-        return B.get_backend().empty_like(mask, dtype=grad_out.dtype)
+    def _double_backward(self, ggx, grad_out, cache):
+        r"""$\tilde{\bar y} = f'(x) \odot \tilde{\bar x}$ (the backward map applied to
+        $\tilde{\bar x}$) and $\tilde x$ from `_curvature`."""
+        return self._backward(ggx, cache), self._curvature(grad_out, ggx, cache)
 
 
-def _split(fn, x):
-    """Run `fn(lo, hi)` over slices x[lo:hi] of the batch, split between threads when x
-    is big enough for that to pay (`backend.parallel_for`, `elementwise_min_work`)."""
-    B.parallel_for(fn, x.shape[0], x.size, min_work=B.elementwise_min_work())
-
-
-class ReLU(_Elementwise):
+class ReLU(Activation):
     r"""Rectified linear unit, $f(x) = \max(x, 0)$.
 
     **Derivative.** $f$ is $0$ for $x < 0$ and $x$ for $x > 0$, so $f'(x) = [x > 0]$; at
@@ -103,22 +71,17 @@ class ReLU(_Elementwise):
     Cache: the boolean mask $[x > 0]$ (1 byte per element). Shapes: any, y like x.
     """
 
-    def forward(self, x, training=None):
-        xp = B.get_backend()
-        return self._masked_forward(x, lambda xs, ys: xp.maximum(xs, 0, out=ys))
+    def _forward(self, x, training):
+        return K.relu(x)  # (max(x, 0), [x > 0])
 
-    def _input_grad(self, grad_out, mask):
-        dx = self._empty_grad(mask, grad_out)
-        xp = B.get_backend()
+    def _backward(self, grad_out, mask):
+        return K.relu_grad(grad_out, mask)  # [x > 0] * grad_out
 
-        def relu_grad(lo, hi):
-            xp.multiply(grad_out[lo:hi], mask[lo:hi], out=dx[lo:hi])
-
-        _split(relu_grad, grad_out)
-        return dx
+    def _curvature(self, grad_out, ggx, mask):
+        return None  # f'' = 0
 
 
-class LeakyReLU(_Elementwise):
+class LeakyReLU(Activation):
     r"""Leaky ReLU with slope $a$ = `negative_slope` for negative inputs; DCGAN uses $a = 0.2$.
 
     **Forward.** $f(x) = x$ for $x > 0$ and $a x$ otherwise; for $a \le 1$ that is
@@ -132,8 +95,7 @@ class LeakyReLU(_Elementwise):
     **Double backward.** $\tilde{\bar y} = \big(a + (1 - a)[x > 0]\big) \odot \tilde{\bar x}$
     and $\tilde x = 0$.
 
-    Cache: the boolean mask $[x > 0]$. Shapes: any, y like x. The code builds the slope
-    array from the mask in place, with arithmetic rather than `where`.
+    Cache: the boolean mask $[x > 0]$. Shapes: any, y like x.
     """
 
     def __init__(self, negative_slope: float = 0.2):
@@ -143,37 +105,20 @@ class LeakyReLU(_Elementwise):
             raise ValueError(f"LeakyReLU: negative_slope must be a finite number, got {negative_slope!r}")
         self.negative_slope = float(negative_slope)
 
-    def forward(self, x, training=None):
-        xp = B.get_backend()
-        a = self.negative_slope
-        pick = xp.maximum if a <= 1.0 else xp.minimum  # a > 1: a*x is the larger for x > 0
+    def _forward(self, x, training):
+        return K.leaky_relu(x, self.negative_slope)  # (f(x), [x > 0])
 
-        def leaky(xs, ys):  # max(x, a*x), into y
-            xp.multiply(xs, a, out=ys)
-            pick(xs, ys, out=ys)
+    def _backward(self, grad_out, mask):
+        return K.leaky_relu_grad(grad_out, mask, self.negative_slope)  # (a + (1 - a)[x > 0]) * grad_out
 
-        return self._masked_forward(x, leaky)
-
-    def _input_grad(self, grad_out, mask):
-        dx = self._empty_grad(mask, grad_out)
-        xp = B.get_backend()
-        a = self.negative_slope
-        one_minus_a = dx.dtype.type(1.0 - a)  # a scalar of grad_out's dtype: no float64 detour
-
-        def leaky_grad(lo, hi):  # (a + (1 - a) * mask) * grad_out, built in place
-            d = dx[lo:hi]
-            xp.multiply(mask[lo:hi], one_minus_a, out=d)
-            d += a
-            d *= grad_out[lo:hi]
-
-        _split(leaky_grad, grad_out)
-        return dx
+    def _curvature(self, grad_out, ggx, mask):
+        return None  # f'' = 0
 
     def __repr__(self) -> str:
         return f"LeakyReLU({self.negative_slope})"
 
 
-class Tanh(_Elementwise):
+class Tanh(Activation):
     r"""Hyperbolic tangent, the usual last layer of an image generator (outputs in $(-1, 1)$).
 
     **Forward.** $y = \tanh x = \dfrac{e^{x} - e^{-x}}{e^{x} + e^{-x}}$.
@@ -197,13 +142,11 @@ class Tanh(_Elementwise):
     Cache: y. Shapes: any, y like x.
     """
 
-    def forward(self, x, training=None):
-        xp = self._begin(x)
-        y = xp.tanh(x)
-        self._cache = y
-        return y
+    def _forward(self, x, training):
+        y = B.get_backend().tanh(x)
+        return y, y
 
-    def _input_grad(self, grad_out, y):
+    def _backward(self, grad_out, y):
         return grad_out * (1 - y * y)
 
     def _curvature(self, grad_out, ggx, y):
@@ -221,7 +164,7 @@ def sigmoid(x):
     return 0.5 * (1 + xp.tanh(0.5 * x))
 
 
-class Sigmoid(_Elementwise):
+class Sigmoid(Activation):
     r"""Logistic sigmoid, $y = \operatorname{sigmoid}(x) = 1 / (1 + e^{-x})$.
 
     **Forward.** Evaluated as $\frac12 (1 + \tanh(x/2))$, stable for any x (see `sigmoid`).
@@ -249,13 +192,11 @@ class Sigmoid(_Elementwise):
     `npgan.losses.sigmoid_cross_entropy`: $\log \operatorname{sigmoid}(x)$ underflows for large $|x|$.
     """
 
-    def forward(self, x, training=None):
-        self._begin(x)
+    def _forward(self, x, training):
         y = sigmoid(x)
-        self._cache = y
-        return y
+        return y, y
 
-    def _input_grad(self, grad_out, y):
+    def _backward(self, grad_out, y):
         return grad_out * y * (1 - y)
 
     def _curvature(self, grad_out, ggx, y):

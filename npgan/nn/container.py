@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from .module import Layer, second_pass
+from .activations import Tanh
+from .dense import Dense
+from .module import Layer
+from .second_order import second_pass
 
 
 class Sequential(Layer):
@@ -35,6 +38,10 @@ class Sequential(Layer):
                 raise TypeError(f"Sequential: item {i} is {type(layer).__name__}, not a Layer")
             self.add_layer(str(i), layer)
 
+    @classmethod
+    def example(cls):
+        return cls(Dense(3, 4), Tanh(), Dense(4, 2)), (5, 3)
+
     @property
     def layers(self) -> list:
         """The layers, in the order they run forward."""
@@ -46,7 +53,7 @@ class Sequential(Layer):
         return x
 
     def backward(self, grad_out):
-        recorded = [] if self._recording else None
+        recorded = [] if self._grad_outs is not None else None
         for layer in reversed(self.children()):
             if recorded is not None:
                 recorded.append(grad_out)
@@ -57,8 +64,14 @@ class Sequential(Layer):
             self._grad_outs = recorded[::-1]  # the grad_out each layer received, in forward order
         return grad_out
 
-    _recording = False
-    _grad_outs = None
+    records_backward = True
+    _grad_outs = None  # while recording: the list the next backward pass fills
+
+    def start_recording(self) -> None:
+        self._grad_outs = []
+
+    def stop_recording(self) -> None:
+        self._grad_outs = None
 
     def double_backward(self, ggx, grad_out):
         r"""The second-order pass through the stack: $\tilde{\bar y}$ and $\tilde x$ from $\tilde{\bar x}$.
@@ -107,7 +120,7 @@ class Sequential(Layer):
         Returns $(\tilde{\bar y}, \tilde x)$, with `None` for an all-zero term.
         """
         layers, outs = self.children(), self._grad_outs
-        if outs is None or len(outs) != len(layers):
+        if not outs or len(outs) != len(layers):
             raise RuntimeError(f"{self!r}: double_backward needs a backward pass recorded with "
                                f"record_backward(...)")
         gg, extras = ggx, []

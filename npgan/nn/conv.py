@@ -34,6 +34,9 @@ class _ConvBase(Layer):
         self.weight = Parameter(w, "weight")
         self.bias = Parameter(b, "bias") if bias else None
 
+    def _input_spec(self) -> dict:
+        return {"ndim": 4, "channels": self.in_channels}
+
     def _wmat(self):
         """The weight as a matrix with columns in (kh, kw, C) order, matching `im2col`."""
         w = self.weight.data
@@ -150,24 +153,27 @@ class Conv2D(_ConvBase):
                          w_shape=(int(out_channels), int(in_channels), kh, kw),
                          fan_in=int(in_channels), fan_out=int(out_channels))
 
+    @classmethod
+    def example(cls):
+        return cls(2, 3, 3, stride=2, padding=1), (2, 2, 5, 5)
+
     def output_shape(self, input_shape):
         n, _, h, w = input_shape
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         return (n, self.out_channels, conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw))
 
-    def forward(self, x, training=None):
-        self._check_input(x, ndim=4, channels=self.in_channels)
+    def _forward(self, x, training):
         n, c, h, w = x.shape
         (kh, kw), (ph, pw) = self.kernel_size, self.padding
         _, o, ho, wo = self.output_shape(x.shape)
         if ho < 1 or wo < 1:
             raise ValueError(f"{self!r}: input {h}x{w} (padded {h + 2 * ph}x{w + 2 * pw}) "
                              f"is smaller than the kernel {kh}x{kw}")
-        y, self._cache = self._linear(x)
+        y, cache = self._linear(x)
         if self.bias is not None:
             y += self.bias.data
         # (N*Ho*Wo, O) is channels-last memory; the NCHW result is a view of it
-        return y.reshape(n, ho, wo, o).transpose(0, 3, 1, 2)
+        return y.reshape(n, ho, wo, o).transpose(0, 3, 1, 2), cache
 
     def _linear(self, x):
         """(Y, cache): Y = im2col(x_pad) @ Wm.T, `(N*Ho*Wo, O)`, without the bias."""
@@ -176,18 +182,15 @@ class Conv2D(_ConvBase):
         cols = im2col(pad_nhwc(x, ph, pw), kh, kw, sh, sw, ho, wo)
         return cols @ self._wmat().T, (cols, x.shape)
 
-    def double_backward(self, ggx, grad_out):
-        _, shape = self._forward_cache()
-        self._check_second(ggx, grad_out, shape, self.output_shape(shape))
+    def _double_backward(self, ggx, grad_out, cache):
         y, (cols, _) = self._linear(ggx)
         n, o, ho, wo = grad_out.shape
         if self.requires_grad:
             self._accumulate_weight_grad(grad_out.transpose(0, 2, 3, 1).reshape(-1, o).T @ cols)
         return y.reshape(n, ho, wo, o).transpose(0, 3, 1, 2), None
 
-    def backward(self, grad_out):
-        cols, (n, c, h, w) = self._cached()
-        self._check_grad(grad_out, self.output_shape((n, c, h, w)))
+    def _backward(self, grad_out, cache):
+        cols, (n, c, h, w) = cache
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         _, o, ho, wo = grad_out.shape
         g = grad_out.transpose(0, 2, 3, 1).reshape(-1, o)  # a view when grad_out is channels-last
@@ -313,6 +316,10 @@ class ConvTranspose2D(_ConvBase):
             raise ValueError(f"ConvTranspose2D: output_padding {op} must be >= 0 and smaller "
                              f"than stride {s}")
 
+    @classmethod
+    def example(cls):
+        return cls(2, 3, 3, stride=2, padding=1, output_padding=1), (2, 2, 3, 3)
+
     def _extra_repr(self) -> str:
         return f", op={self.output_padding}" if any(self.output_padding) else ""
 
@@ -322,16 +329,15 @@ class ConvTranspose2D(_ConvBase):
         oph, opw = self.output_padding
         return (n, self.out_channels, (h - 1) * sh - 2 * ph + kh + oph, (w - 1) * sw - 2 * pw + kw + opw)
 
-    def forward(self, x, training=None):
-        self._check_input(x, ndim=4, channels=self.in_channels)
+    def _forward(self, x, training):
         n, ci, h, w = x.shape
         _, co, ho, wo = self.output_shape(x.shape)
         if ho < 1 or wo < 1:
             raise ValueError(f"{self!r}: input {h}x{w} gives an empty output ({ho}x{wo})")
-        y, self._cache = self._linear(x)
+        y, cache = self._linear(x)
         if self.bias is not None:
             y += self.bias.data
-        return y.transpose(0, 3, 1, 2)
+        return y.transpose(0, 3, 1, 2), cache
 
     def _linear(self, x):
         """(y, cache): y = crop(col2im(Xm @ Wm)), `(N, Ho, Wo, Co)` channels-last, without the bias."""
@@ -348,17 +354,15 @@ class ConvTranspose2D(_ConvBase):
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         return im2col(pad_nhwc(grad_out, ph, pw), kh, kw, sh, sw, h, w)
 
-    def double_backward(self, ggx, grad_out):
-        _, shape = self._forward_cache()
-        self._check_second(ggx, grad_out, shape, self.output_shape(shape))
+    def _double_backward(self, ggx, grad_out, cache):
+        _, shape = cache
         y, (gm, _) = self._linear(ggx)
         if self.requires_grad:
             self._accumulate_weight_grad(gm.T @ self._grad_cols(grad_out, shape[2], shape[3]))
         return y.transpose(0, 3, 1, 2), None
 
-    def backward(self, grad_out):
-        xm, (n, ci, h, w) = self._cached()
-        self._check_grad(grad_out, self.output_shape((n, ci, h, w)))
+    def _backward(self, grad_out, cache):
+        xm, (n, ci, h, w) = cache
         if self.bias is not None and self.requires_grad:
             self.bias.grad += grad_out.sum(axis=(0, 2, 3))
         gc = self._grad_cols(grad_out, h, w)

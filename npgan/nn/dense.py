@@ -95,14 +95,17 @@ class Dense(Layer):
         self.weight = Parameter(w, "weight")
         self.bias = Parameter(b, "bias")
 
-    def forward(self, x, training=None):
-        self._check_input(x, ndim=2, features=self.in_features)
-        self._cache = x
-        return x @ self.weight.data + self.bias.data
+    def _input_spec(self) -> dict:
+        return {"ndim": 2, "features": self.in_features}
 
-    def backward(self, grad_out):
-        x = self._cached()
-        self._check_grad(grad_out, (x.shape[0], self.out_features))
+    @classmethod
+    def example(cls):
+        return cls(3, 2), (4, 3)
+
+    def _forward(self, x, training):
+        return x @ self.weight.data + self.bias.data, x
+
+    def _backward(self, grad_out, x):
         if self.requires_grad:
             self.weight.grad += x.T @ grad_out
             self.bias.grad += grad_out.sum(axis=0)
@@ -110,9 +113,7 @@ class Dense(Layer):
             return None
         return grad_out @ self.weight.data.T
 
-    def double_backward(self, ggx, grad_out):
-        x = self._forward_cache()
-        self._check_second(ggx, grad_out, x.shape, (x.shape[0], self.out_features))
+    def _double_backward(self, ggx, grad_out, x):
         if self.requires_grad:
             self.weight.grad += ggx.T @ grad_out
         return ggx @ self.weight.data, None

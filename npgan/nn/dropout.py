@@ -5,6 +5,8 @@ from __future__ import annotations
 from .. import backend as B
 from .module import Layer
 
+IDENTITY = "identity"  # the cache of a pass that dropped nothing (eval mode, or p = 0)
+
 
 class Dropout(Layer):
     r"""Zero each element with probability `p` in training; the identity in eval.
@@ -43,30 +45,23 @@ class Dropout(Layer):
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = float(p)
 
-    def forward(self, x, training=None):
-        self._check_input(x)
-        if not self._mode(training) or self.p == 0.0:
-            self._cache = ("identity", x.shape)
-            return x
+    @classmethod
+    def example(cls):
+        return cls(0.4), (4, 6)
+
+    def _forward(self, x, training):
+        if not training or self.p == 0.0:
+            return x, IDENTITY
         scale = 0.0 if self.p == 1.0 else 1.0 / (1.0 - self.p)
-        mask = B.bernoulli(x.shape, 1.0 - self.p, dtype=x.dtype) * scale
-        self._cache = ("mask", mask)
-        return x * mask
+        mask = B.bernoulli(x.shape, 1.0 - self.p, dtype=x.dtype) * scale  # xi / (1 - rho)
+        return x * mask, mask
 
-    def backward(self, grad_out):
-        kind, value = self._cached()
-        shape = value if kind == "identity" else value.shape
-        self._check_grad(grad_out, shape)
-        if not self.input_grad:
-            return None
-        return grad_out if kind == "identity" else grad_out * value
+    def _backward(self, grad_out, mask):
+        return grad_out if mask is IDENTITY else grad_out * mask
 
-    def double_backward(self, ggx, grad_out):
+    def _double_backward(self, ggx, grad_out, mask):
         r"""$\tilde{\bar y} = \tilde{\bar x} \odot \xi / (1 - \rho)$, the backward pass's diagonal map; $\tilde x = 0$ (`None`)."""
-        kind, value = self._forward_cache()
-        shape = value if kind == "identity" else value.shape
-        self._check_second(ggx, grad_out, shape, shape)
-        return (ggx if kind == "identity" else ggx * value), None
+        return self._backward(ggx, mask), None
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"

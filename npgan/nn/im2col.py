@@ -16,19 +16,22 @@ input, the cropped margin of a transposed convolution's output): each kernel off
 clipped to the rows and columns inside the crop, so the result is a fresh contiguous array
 with no padded intermediate.
 
-How the code runs it: `im2col` copies one strided view of the image (all windows at once),
-`col2im` makes one in-place strided add per kernel offset $(u, v)$, and both split the batch
-between threads with `backend.parallel_for`; the index formulas below are their plain reference.
+How the code runs it: `im2col` copies one strided view of the image (all windows at once,
+`npgan.kernels.copy_windows`), `col2im` makes one in-place strided add per kernel offset
+$(u, v)$ (`npgan.kernels.add_windows`), and both kernels split the batch between threads; the
+index formulas below are their plain reference.
 """
 
 from __future__ import annotations
 
+import numbers
+
 from .. import backend as B
+from .. import kernels as K
 
 
 def integer(v, name: str) -> int:
     """`v` as an int; a clear error for 2.5, "3" or True instead of silently truncating."""
-    import numbers
     whole = isinstance(v, numbers.Integral) or (isinstance(v, numbers.Real) and float(v).is_integer())
     if isinstance(v, bool) or not whole:
         raise ValueError(f"{name} must be an integer, got {v!r}")
@@ -92,13 +95,7 @@ def im2col(x_nhwc, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int):
     s_n, s_h, s_w, s_c = x_nhwc.strides
     windows = xp.lib.stride_tricks.as_strided(
         x_nhwc, shape=(n, ho, wo, kh, kw, c), strides=(s_n, sh * s_h, sw * s_w, s_h, s_w, s_c))
-    cols = xp.empty((n, ho, wo, kh, kw, c), dtype=x_nhwc.dtype)
-
-    def gather(lo, hi):  # the one copy, split over the batch between threads
-        cols[lo:hi] = windows[lo:hi]
-
-    B.parallel_for(gather, n, work=cols.size)
-    return cols.reshape(n * ho * wo, kh * kw * c)
+    return K.copy_windows(windows).reshape(n * ho * wo, kh * kw * c)
 
 
 def _clip(offset: int, stride: int, count: int, lo: int, hi: int):
@@ -160,18 +157,12 @@ def col2im(cols, n: int, hp: int, wp: int, c: int, kh: int, kw: int,
     width = wp - left if width is None else width
     cols = cols.reshape(n, ho, wo, kh, kw, c)
     out = xp.zeros((n, height, width, c), dtype=cols.dtype)
-    adds = []  # (rows, columns, window rows, window columns, i, j) of each kernel offset
+    offsets = []  # (rows, columns, window rows, window columns, i, j) of each kernel offset
     for i in range(kh):
         a0, a1, r0 = _clip(i, sh, ho, top, top + height)
         for j in range(kw):
             b0, b1, c0 = _clip(j, sw, wo, left, left + width)
             if a0 < a1 and b0 < b1:
-                adds.append((slice(r0, r0 + sh * (a1 - a0 - 1) + 1, sh),
+                offsets.append((slice(r0, r0 + sh * (a1 - a0 - 1) + 1, sh),
                              slice(c0, c0 + sw * (b1 - b0 - 1) + 1, sw), slice(a0, a1), slice(b0, b1), i, j))
-
-    def scatter(lo, hi):  # samples lo..hi-1; threads take disjoint parts of the batch
-        for rows, columns, a, b, i, j in adds:
-            out[lo:hi, rows, columns, :] += cols[lo:hi, a, b, i, j, :]
-
-    B.parallel_for(scatter, n, work=cols.size)
-    return out
+    return K.add_windows(out, cols, offsets)

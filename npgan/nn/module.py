@@ -1,13 +1,27 @@
-"""The base classes every layer builds on: ``Parameter`` and ``Layer``.
+"""The base classes every layer builds on: ``Parameter`` and ``Layer``, the contract of a layer.
 
-Contract of a layer (cs231n's forward/backward pairs, made objects):
+Contract of a layer (cs231n's forward/backward pairs, made objects). A layer writes its math
+in three methods, and ``Layer`` runs the checks and the cache around them:
 
-* ``forward(x, training=None) -> y`` computes the output and keeps in
-  ``self._cache`` exactly what ``backward`` needs, nothing more.
-* ``backward(grad_out) -> grad_in`` takes dL/dy (same shape as y), returns
-  dL/dx (same shape as x) and **adds** dL/dθ into each ``Parameter.grad``.
-  Adding rather than overwriting is what lets a discriminator's pass on real
-  data and its pass on fake data sum into one gradient; ``zero_grad()`` clears.
+* ``_forward(x, training) -> (y, cache)``: the output, and exactly what the backward pass
+  needs, nothing more. ``forward(x, training=None)`` first checks x (backend, dtype, and what
+  ``_input_spec()`` asks: rank, channels, features) and resolves the mode, then calls it and
+  keeps the cache for one backward pass.
+* ``_backward(grad_out, cache) -> grad_in``: takes dL/dy and returns dL/dx, and **adds**
+  dL/dθ into each ``Parameter.grad``. Adding rather than overwriting is what lets a
+  discriminator's pass on real data and its pass on fake data sum into one gradient;
+  ``zero_grad()`` clears. ``backward(grad_out)`` first checks that grad_out has the output's
+  shape and that the forward pass's cache is there and unused (a second backward would add
+  the parameter gradients twice).
+* ``_double_backward(ggx, grad_out, cache) -> (gg_out, gx)``: the second-order pass a gradient
+  penalty needs (``npgan.nn.second_order`` states it). A layer defines it, or sets it to
+  ``None`` (then penalties refuse the layer by name); a subclass with its own ``_forward``
+  never inherits it silently.
+
+A class that defines ``_forward`` must define ``_backward`` too (checked when the class is
+created). Containers (``Sequential``) and wrappers (``SpectralNorm``) compose other layers
+and override ``forward``/``backward``/``double_backward`` themselves.
+
 * A ``Parameter`` or a sublayer assigned to an attribute is registered by the
   assignment itself (``self.weight = Parameter(...)``), as in PyTorch and DeZero:
   ``parameters()``, ``state_dict()``, the optimisers and the gradient checker all
@@ -20,43 +34,15 @@ Contract of a layer (cs231n's forward/backward pairs, made objects):
   Dropout behave differently. npgan's own inference paths (``Trainer.sample``,
   the evaluators, the classifier's features) always pass ``training=False``.
 * ``requires_grad = False`` (``frozen(layer)``) makes ``backward`` return dL/dx
-  and skip dL/dθ: the generator's update needs the gradient *through* the
-  discriminator, not the discriminator's own weight gradients.
-* ``input_grad = False`` (``data_input(layer)``) lets ``backward`` skip dL/dx
-  and return ``None``: a network's first layers, when its input is data (real
-  images, or fakes whose generator is not being trained), need not compute the
-  gradient nobody will use. Every layer honours it.
-* ``double_backward(ggx, grad_out) -> (gg_out, gx)``, the second-order pass that a
-  gradient penalty needs (``npgan.gan.penalties``). After ``forward(x)`` and
-  ``backward(grad_out)`` computed dx = dL/dx, a scalar P depends on dx; ``ggx`` is
-  dP/d(dx), shaped like x. The layer returns ``gg_out`` = dP/d(grad_out), shaped like
-  y, and ``gx`` = dP/dx through the backward pass's own dependence on x (``None`` when
-  that is zero, as for every layer linear in x), and **adds** dP/dθ through the backward
-  pass's dependence on θ into ``.grad``. Because dx is linear in grad_out,
-  dx = J(x)^T grad_out, gg_out is the forward-mode derivative J(x) ggx. ``Sequential``
-  chains these and then backpropagates the gx terms down its forward path.
-  ``second_order_refusal()`` says why a layer has no such pass (None where it has one).
+  and skip dL/dθ; ``input_grad = False`` (``data_input(layer)``) lets it skip dL/dx
+  and return ``None``. A layer with parameters reads both flags in ``_backward``; for a
+  layer without, ``backward`` returns ``None`` without calling it.
 """
 
 from __future__ import annotations
 
-import contextlib
-
 from .. import backend as B
-from ..io import load_npz, save_npz
-
-_SECOND_PASS = []  # non-empty inside a second-order pass, which reuses each forward pass's cache
-
-
-@contextlib.contextmanager
-def second_pass():
-    """Within the block, a layer's backward may run again on its last forward pass's cache
-    (``double_backward`` and the gradient checker need that; training never does)."""
-    _SECOND_PASS.append(True)
-    try:
-        yield
-    finally:
-        _SECOND_PASS.pop()
+from . import second_order, state
 
 
 class Parameter:
@@ -81,15 +67,66 @@ class Parameter:
 
 
 class Layer:
-    """Base class: registration of parameters, buffers and sublayers; modes; input checks;
-    (de)serialisation."""
+    """Base class: the forward/backward template, registration of parameters, buffers and
+    sublayers, modes, input checks and state."""
 
-    requires_grad = True  # False: backward skips the parameter gradients (see ``frozen``)
-    input_grad = True     # False: backward may skip dL/dx and return None (see ``data_input``)
+    requires_grad = True      # False: backward skips the parameter gradients (see ``frozen``)
+    input_grad = True         # False: backward may skip dL/dx and return None (see ``data_input``)
+    records_backward = False  # True for containers that keep each layer's dL/dy (``record_backward``)
+    second_order_hook = "_double_backward"  # the method that makes a second-order pass (see ``second_order``)
 
     def __init__(self):
         self._cache = None
         self.training = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "_forward" in cls.__dict__ and "_backward" not in cls.__dict__:
+            raise TypeError(f"{cls.__name__} defines _forward but not _backward: a new forward pass "
+                            f"needs its own backward pass")
+
+    # -- the template: checks and cache around the layer's own math ------------------------
+    def forward(self, x, training=None):
+        """y = f(x): checks x, runs ``_forward`` in the resolved mode, keeps its cache."""
+        self._check_input(x, **self._input_spec())
+        y, cache = self._forward(x, self._mode(training))
+        self._cache = cache
+        self._shapes = (tuple(x.shape), tuple(y.shape))
+        return y
+
+    def backward(self, grad_out):
+        """dL/dx from dL/dy (checked against the output's shape); adds dL/dθ into ``.grad``."""
+        cache = self._cached()
+        self._check_grad(grad_out, self._shapes[1])
+        if not self.input_grad and not (self.requires_grad and self._registry()["_parameters"]):
+            return None  # nothing to compute
+        return self._backward(grad_out, cache)
+
+    def double_backward(self, ggx, grad_out):
+        """(dP/d grad_out, dP/dx) from dP/d(dL/dx): see ``npgan.nn.second_order``."""
+        reason = self.second_order_refusal()
+        if reason is not None:
+            raise NotImplementedError(f"{self!r}: {reason}")
+        cache = self._forward_cache()
+        self._check_second(ggx, grad_out, *self._shapes)
+        return self._double_backward(ggx, grad_out, cache)
+
+    def __call__(self, x, training=None):
+        return self.forward(x, training=training)
+
+    def _input_spec(self) -> dict:
+        """What ``forward`` checks of x beyond backend and dtype: ``ndim``, ``channels``
+        (x.shape[1]) or ``features`` (x.shape[-1]). Nothing by default."""
+        return {}
+
+    _double_backward = None  # a layer's second-order pass, where it has one
+
+    @classmethod
+    def example(cls):
+        """(a small instance, an input shape it accepts): what the generic contract tests run
+        every layer class on (gradients, second order, flags, state). A layer whose
+        constructor needs arguments defines its own."""
+        return cls(), (2, 3, 4, 4)
 
     # -- registration on assignment -------------------------------------------
     def _registry(self) -> dict:
@@ -130,16 +167,6 @@ class Layer:
     def children(self) -> list:
         """The directly registered sublayers, in the order they were registered."""
         return list(self._registry()["_children"].values())
-
-    # -- to be provided by each layer ---------------------------------------
-    def forward(self, x, training=None):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def backward(self, grad_out):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def __call__(self, x, training=None):
-        return self.forward(x, training=training)
 
     # -- modes -------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Layer":
@@ -183,7 +210,7 @@ class Layer:
         backward already ran (it would add the parameter gradients a second time)."""
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward called before forward")
-        if self.__dict__.get("_used") and not _SECOND_PASS:
+        if self.__dict__.get("_used") and not second_order.in_second_pass():
             raise RuntimeError(f"{self!r}: backward called a second time for one forward pass (the "
                                f"parameter gradients would be added twice); run forward again first")
         self.__dict__["_used"] = True
@@ -251,15 +278,16 @@ class Layer:
         return self
 
     # -- second order (gradient penalties) ------------------------------------------
-    def double_backward(self, ggx, grad_out):  # pragma: no cover - refused before it is called
-        raise NotImplementedError(f"{self!r}: {self.second_order_refusal()}")
-
     def second_order_refusal(self):
         """None when this layer has a second-order pass, else why not (a gradient penalty
-        checks every layer of a critic before it computes anything)."""
-        if type(self).double_backward is Layer.double_backward:
-            return f"{type(self).__name__} has no second-order pass (double_backward)"
-        return None
+        checks every layer of a critic before it computes anything; see ``second_order``)."""
+        return second_order.refusal(self)
+
+    def start_recording(self) -> None:  # pragma: no cover - containers (records_backward) define it
+        raise NotImplementedError
+
+    def stop_recording(self) -> None:  # pragma: no cover - containers (records_backward) define it
+        raise NotImplementedError
 
     def _check_second(self, ggx, grad_out, x_shape, y_shape) -> None:
         B.check_array(ggx, repr(self) + ".double_backward")
@@ -273,102 +301,22 @@ class Layer:
         single layer, itself (``data_input`` uses it)."""
         return [self]
 
-    # -- state -----------------------------------------------------------------
+    # -- state (``npgan.nn.state``) -----------------------------------------------------
     def state_dict(self) -> dict:
-        """Copies of the parameters and buffers as host NumPy arrays, keyed by dotted names.
+        """Copies of the parameters and buffers as host NumPy arrays, keyed by dotted names."""
+        return state.state_dict(self)
 
-        A snapshot: later training does not change it."""
-        out = {name: B.to_numpy(p.data, copy=True) for name, p in self.named_parameters()}
-        out.update({name: B.to_numpy(a, copy=True) for name, a in self.named_buffers()})
-        return out
-
-    def load_state_dict(self, state: dict) -> None:
-        """Copy arrays from ``state`` into this layer (any backend in, current backend out).
-
-        Every key must be present with the right shape, and no key may be left
-        over; otherwise a ``KeyError``/``ValueError`` names the key and nothing
-        is changed. Parameters and buffers keep their dtype.
-        """
-        params = dict(self.named_parameters())
-        buffers = dict(self.named_buffers())
-        current = {**{k: p.data for k, p in params.items()}, **buffers}
-        missing = sorted(set(current) - set(state))
-        extra = sorted(set(state) - set(current))
-        if missing:
-            raise KeyError(f"{type(self).__name__}.load_state_dict: missing key {missing[0]!r}")
-        if extra:
-            raise KeyError(f"{type(self).__name__}.load_state_dict: unexpected key {extra[0]!r}")
-        for name in sorted(current):
-            got = tuple(state[name].shape)
-            if got != tuple(current[name].shape):
-                raise ValueError(
-                    f"{type(self).__name__}.load_state_dict: key {name!r} expects shape "
-                    f"{tuple(current[name].shape)}, received {got}"
-                )
-        for name, p in params.items():
-            p.data = B.asarray(state[name], dtype=p.data.dtype, copy=True)
-            p.grad = B.get_backend().zeros_like(p.data)
-        for name, old in buffers.items():
-            self.set_buffer(name, B.asarray(state[name], dtype=old.dtype, copy=True))
+    def load_state_dict(self, arrays: dict) -> None:
+        """Copy arrays into this layer; every key present with its shape, or nothing changes."""
+        state.load_state_dict(self, arrays)
 
     def save(self, path) -> str:
-        """Write ``state_dict()`` to an ``.npz`` file atomically (temp file, then rename)."""
-        return save_npz(path, self.state_dict())
+        """Write ``state_dict()`` to an ``.npz`` file atomically."""
+        return state.save(self, path)
 
     def load(self, path) -> "Layer":
-        """Restore this layer from a file written by ``save`` (on either backend); returns it."""
-        self.load_state_dict(load_npz(path))
-        return self
+        """Restore this layer from a file written by ``save``; returns it."""
+        return state.load(self, path)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
-
-
-@contextlib.contextmanager
-def frozen(layer: Layer):
-    """Within the block, ``layer.backward`` computes input gradients only (its ``.grad`` is left as is)."""
-    before = layer.requires_grad
-    layer.requires_grad_(False)
-    try:
-        yield layer
-    finally:
-        layer.requires_grad_(before)
-
-
-@contextlib.contextmanager
-def record_backward(layer: Layer):
-    """Within the block, every container in ``layer`` keeps the dL/dy each of its layers
-    receives in ``backward``, so that ``double_backward`` can follow; dropped after it."""
-    stack, containers = [layer], []
-    while stack:
-        node = stack.pop()
-        if hasattr(type(node), "_recording"):
-            containers.append(node)
-        stack.extend(node.children())
-    for c in containers:
-        c._recording, c._grad_outs = True, None
-    try:
-        yield layer
-    finally:
-        for c in containers:
-            c._recording, c._grad_outs = False, None
-
-
-@contextlib.contextmanager
-def data_input(layer: Layer):
-    """Within the block, ``layer.backward`` skips dL/dx (its input is data, so nobody
-    needs it) and returns ``None``.
-
-    In a Sequential, every layer up to and including the first one with parameters skips
-    it: a Flatten in front of a Dense (an MLP discriminator on images) would only reshape
-    the Dense layer's input gradient into the network's, so the Dense layer need not
-    compute it. The layers after it still pass their gradients down."""
-    skipping = layer._input_side()
-    before = [s.input_grad for s in skipping]
-    for s in skipping:
-        s.input_grad = False
-    try:
-        yield layer
-    finally:
-        for s, b in zip(skipping, before):
-            s.input_grad = b

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import backend as B
+from .. import kernels as K
 from .im2col import integer
 from .module import Layer, Parameter
 
@@ -103,12 +104,12 @@ class BatchNorm(Layer):
     input gradient depends on the others and is not what a gradient penalty means; use
     `LayerNorm` in a penalised critic (as the WGAN-GP paper does).
 
-    How the code runs it: per-channel `einsum` sums and elementwise passes over `(N, C*L)`
-    rows (`L = H*W`), in whichever memory layout x has (NCHW or a convolution's channels-last
-    output, returned in the same layout), split over the batch between threads by
-    `backend.parallel_map` / `backend.parallel_for`; the formulas above are their plain reference.
+    How the code runs it: the passes are `npgan.kernels`' channel kernels
+    (`channel_mean_var`, `batch_norm_affine`, `channel_sums`, `batch_norm_input_grad`,
+    `channel_scale`), which keep x's memory layout (NCHW, or a convolution's channels-last
+    output) and split the batch between threads; the formulas above are their reference.
 
-    Cache: $\hat x$ (in the rows layout), $r$, the mode, x's shape and layout.
+    Cache: $\hat x$ (in x's memory layout), $r$ and the mode.
     """
 
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5):
@@ -122,127 +123,43 @@ class BatchNorm(Layer):
         self.register_buffer("running_mean", xp.zeros(self.num_features, dtype=dt))
         self.register_buffer("running_var", xp.ones(self.num_features, dtype=dt))
 
-    @staticmethod
-    def _channels_last(x) -> bool:
-        """Is x an NCHW view of channels-last memory (a convolution's output)?"""
-        return x.ndim == 4 and not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
+    def _input_spec(self) -> dict:
+        return {"ndim": (2, 4), "channels": self.num_features}
 
-    def _views(self, a, channels_last: bool):
-        """(a3, rows): `a` as a 3-D array for the per-channel sums, (N, C, L) or, channels-last,
-        (N, L, C); and the same memory as (N, C*L) rows for the elementwise passes (L = H*W, or
-        1 for (N, C)). Views of `a` when it is in that layout, else one copy into it."""
-        n, c = a.shape[0], self.num_features
-        if channels_last:
-            rows = a.transpose(0, 2, 3, 1).reshape(n, -1)
-            return rows.reshape(n, -1, c), rows
-        rows = B.get_backend().ascontiguousarray(a).reshape(n, -1)
-        return rows.reshape(n, c, -1), rows
+    @classmethod
+    def example(cls):
+        return cls(3), (4, 3, 2, 2)
 
-    @staticmethod
-    def _row(v, size: int, channels_last: bool):
-        """A per-channel (C,) vector laid out like one sample's (C*L,) row, so each
-        elementwise pass runs over long contiguous rows instead of broadcasting a
-        (C, 1) column over (N, C, L)."""
-        xp = B.get_backend()
-        k = size // v.shape[0]
-        return xp.tile(v, k) if channels_last else xp.repeat(v, k)
-
-    @staticmethod
-    def _unrows(rows, shape, channels_last: bool):
-        """(N, C*L) rows back to `shape`, as a view of the same memory."""
-        if channels_last:
-            n, c, h, w = shape
-            return rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
-        return rows.reshape(shape)
-
-    @staticmethod
-    def _sum(fn, n: int, work: int):
-        """Per-channel sums: `fn(lo, hi)` on slices of the batch split between threads
-        (`backend.parallel_map`), the partial sums then added up."""
-        parts = B.parallel_map(fn, n, work, min_work=B.elementwise_min_work())
-        if isinstance(parts[0], tuple):
-            return tuple(sum(p[k] for p in parts) for k in range(len(parts[0])))
-        return sum(parts)
-
-    def forward(self, x, training=None):
-        self._check_input(x, ndim=(2, 4), channels=self.num_features)
-        training = self._mode(training)
-        xp = B.get_backend()
-        last = self._channels_last(x)
-        x3, x2 = self._views(x, last)
-        n, size, m = x.shape[0], x2.shape[1], x.size // self.num_features
-        spec = "nlc" if last else "ncl"                    # einsum names of x3's axes
-        row = lambda v: self._row(v, size, last)  # noqa: E731
+    def _forward(self, x, training):
+        m = x.size // self.num_features  # values per channel
         if training and m < 2:
             raise ValueError(f"{self!r}: training needs more than 1 value per channel, "
                              f"received input shape {tuple(x.shape)}")
-        xhat, y = xp.empty_like(x2), xp.empty_like(x2)     # (N, C*L)
-        xhat3 = xhat.reshape(x3.shape)
-
-        def centre(lo, hi):                                 # xhat = x - mu; sum((x - mu)^2)
-            xp.subtract(x2[lo:hi], mu_row, out=xhat[lo:hi])
-            return xp.einsum(f"{spec},{spec}->c", xhat3[lo:hi], xhat3[lo:hi])
-
         if training:
-            mu = self._sum(lambda lo, hi: xp.einsum(f"{spec}->c", x3[lo:hi]), n, x.size) / m
-            mu_row = row(mu)
-            var = self._sum(centre, n, x.size) / m
-            mom = self.momentum
-            self.running_mean = (1 - mom) * self.running_mean + mom * mu
-            self.running_var = (1 - mom) * self.running_var + mom * var * (m / (m - 1))
+            mu, var, centred = K.channel_mean_var(x)  # the batch's statistics; x - mu
+            lam = self.momentum
+            self.running_mean = (1 - lam) * self.running_mean + lam * mu
+            self.running_var = (1 - lam) * self.running_var + lam * var * (m / (m - 1))
         else:
-            mu, var = self.running_mean, self.running_var
-            mu_row = row(mu)
-        istd = 1.0 / xp.sqrt(var + self.eps)
-        istd_row, gamma_row, beta_row = row(istd), row(self.weight.data), row(self.bias.data)
+            mu, var, centred = self.running_mean, self.running_var, None
+        r = 1.0 / B.get_backend().sqrt(var + self.eps)
+        xhat, y = K.batch_norm_affine(x, mu, r, self.weight.data, self.bias.data, centred)
+        return y, (xhat, r, training)
 
-        def normalise(lo, hi):                              # xhat *= istd; y = gamma xhat + beta
-            d, out = xhat[lo:hi], y[lo:hi]
-            if not training:
-                xp.subtract(x2[lo:hi], mu_row, out=d)
-            d *= istd_row
-            xp.multiply(d, gamma_row, out=out)
-            out += beta_row
-
-        B.parallel_for(normalise, n, x.size, min_work=B.elementwise_min_work())
-        self._cache = (xhat, istd, training, x.shape, last)
-        return self._unrows(y, x.shape, last)
-
-    def backward(self, grad_out):
-        xhat, istd, training, shape, last = self._cached()
-        self._check_grad(grad_out, shape)
-        xp = B.get_backend()
-        n, size, m = xhat.shape[0], xhat.shape[1], xhat.size // self.num_features
-        g3, g2 = self._views(grad_out, last)  # grad_out in xhat's layout (a view when it already is)
-        xhat3 = xhat.reshape(g3.shape)
-        spec = "nlc" if last else "ncl"                    # einsum names of x3's axes
-        row = lambda v: self._row(v, size, last)  # noqa: E731
+    def _backward(self, grad_out, cache):
+        xhat, r, training = cache
+        m = xhat.size // self.num_features
         if training or self.requires_grad:
-            sum_gx, sum_g = self._sum(                      # dL/dgamma, dL/dbeta
-                lambda lo, hi: (xp.einsum(f"{spec},{spec}->c", g3[lo:hi], xhat3[lo:hi]),
-                                xp.einsum(f"{spec}->c", g3[lo:hi])), n, xhat.size)
+            sum_g_xhat, sum_g = K.channel_sums(grad_out, xhat)  # dL/dgamma, dL/dbeta
             if self.requires_grad:
-                self.weight.grad += sum_gx
+                self.weight.grad += sum_g_xhat
                 self.bias.grad += sum_g
         if not self.input_grad:
             return None
-        scale_row = row(self.weight.data * istd)            # gamma * istd
-        if training:
-            mean_gx_row, mean_g_row = row(sum_gx / m), row(sum_g / m)
-        dx = xp.empty_like(xhat)
-
-        def input_grad(lo, hi):
-            d, g = dx[lo:hi], g2[lo:hi]
-            if not training:                                # g * gamma * istd
-                xp.multiply(g, scale_row, out=d)
-                return
-            xp.multiply(xhat[lo:hi], mean_gx_row, out=d)    # xhat * mean(g * xhat)
-            d += mean_g_row                                 # + mean(g)
-            xp.subtract(g, d, out=d)                        # g - mean(g) - xhat * mean(g xhat)
-            d *= scale_row                                  # times gamma * istd
-
-        B.parallel_for(input_grad, n, xhat.size, min_work=B.elementwise_min_work())
-        return self._unrows(dx, shape, last)
+        scale = self.weight.data * r  # gamma * r
+        if training:  # gamma r (g - mean(g) - xhat mean(g xhat))
+            return K.batch_norm_input_grad(grad_out, xhat, scale, sum_g / m, sum_g_xhat / m)
+        return K.channel_scale(grad_out, scale, like=xhat)  # gamma r g
 
     def second_order_refusal(self):
         return ("BatchNorm mixes the samples of a batch through its statistics, so a sample's "
@@ -357,8 +274,11 @@ class LayerNorm(Layer):
         self.weight = Parameter(xp.ones(self.normalized_shape, dtype=dt), "weight")
         self.bias = Parameter(xp.zeros(self.normalized_shape, dtype=dt), "bias")
 
-    def forward(self, x, training=None):
-        self._check_input(x)
+    @classmethod
+    def example(cls):
+        return cls((3, 2, 2)), (4, 3, 2, 2)
+
+    def _forward(self, x, training):
         if tuple(x.shape[1:]) != self.normalized_shape:
             raise ValueError(f"{self!r}: expected input shape (N, {', '.join(map(str, self.normalized_shape))}), "
                              f"received {tuple(x.shape)}")
@@ -367,8 +287,8 @@ class LayerNorm(Layer):
         centred = x2 - x2.mean(axis=1, keepdims=True)
         r = 1.0 / xp.sqrt((centred * centred).mean(axis=1, keepdims=True) + self.eps)
         xhat = centred * r
-        self._cache = (xhat, r, x.shape)
-        return (xhat * self.weight.data.reshape(1, -1) + self.bias.data.reshape(1, -1)).reshape(x.shape)
+        y = xhat * self.weight.data.reshape(1, -1) + self.bias.data.reshape(1, -1)
+        return y.reshape(x.shape), (xhat, r, x.shape)
 
     @staticmethod
     def _project(a, xhat):
@@ -377,9 +297,8 @@ class LayerNorm(Layer):
         That is `a - mean(a) - xhat * mean(a * xhat)`, the means over the row."""
         return a - a.mean(axis=1, keepdims=True) - xhat * (a * xhat).mean(axis=1, keepdims=True)
 
-    def backward(self, grad_out):
-        xhat, r, shape = self._cached()
-        self._check_grad(grad_out, shape)
+    def _backward(self, grad_out, cache):
+        xhat, r, shape = cache
         g = grad_out.reshape(shape[0], -1)
         if self.requires_grad:
             self.weight.grad += (g * xhat).sum(axis=0).reshape(self.normalized_shape)
@@ -388,9 +307,8 @@ class LayerNorm(Layer):
             return None
         return (r * self._project(g * self.weight.data.reshape(1, -1), xhat)).reshape(shape)
 
-    def double_backward(self, ggx, grad_out):
-        xhat, r, shape = self._forward_cache()
-        self._check_second(ggx, grad_out, shape, shape)
+    def _double_backward(self, ggx, grad_out, cache):
+        xhat, r, shape = cache
         gamma = self.weight.data.reshape(1, -1)
         g, v = grad_out.reshape(shape[0], -1), ggx.reshape(shape[0], -1)
         h = g * gamma

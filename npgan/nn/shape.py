@@ -64,27 +64,19 @@ class Flatten(Layer):
     Cache: x's shape and memory layout.
     """
 
-    def forward(self, x, training=None):
-        self._check_input(x)
+    def _forward(self, x, training):
         if x.ndim < 2:
             raise ValueError(f"{self!r}: expected an input with a batch axis and at least one "
                              f"more, received shape {tuple(x.shape)}")
-        self._cache = (x.shape, _layout(x))
-        return x.reshape(x.shape[0], -1)
+        return x.reshape(x.shape[0], -1), (x.shape, _layout(x))
 
-    def backward(self, grad_out):
-        shape, layout = self._cached()
-        per_sample = 1
-        for s in shape[1:]:
-            per_sample *= s
-        self._check_grad(grad_out, (shape[0], per_sample))
-        return _reshape_like(grad_out, shape, layout) if self.input_grad else None
+    def _backward(self, grad_out, cache):
+        shape, layout = cache
+        return _reshape_like(grad_out, shape, layout)
 
-    def double_backward(self, ggx, grad_out):
+    def _double_backward(self, ggx, grad_out, cache):
         r"""$\tilde{\bar y} = R(\tilde{\bar x})$, `ggx` reshaped to `(N, -1)` (the forward map); $\tilde x = 0$ (`None`)."""
-        shape, _ = self._forward_cache()
-        self._check_second(ggx, grad_out, shape, (shape[0], grad_out.shape[1]))
-        return ggx.reshape(shape[0], -1), None
+        return ggx.reshape(ggx.shape[0], -1), None
 
 
 class Reshape(Layer):
@@ -105,27 +97,26 @@ class Reshape(Layer):
         super().__init__()
         self.shape = tuple(int(s) for s in shape)
 
-    def forward(self, x, training=None):
-        self._check_input(x)
+    @classmethod
+    def example(cls):
+        return cls((2, 3)), (4, 6)
+
+    def _forward(self, x, training):
         want = 1
         for s in self.shape:
             want *= s
         if x.ndim < 1 or x.size != x.shape[0] * want:
             raise ValueError(f"{self!r}: expected (N, ...) with {want} values per sample, "
                              f"received shape {tuple(x.shape)}")
-        self._cache = (x.shape, _layout(x))
-        return x.reshape((x.shape[0],) + self.shape)
+        return x.reshape((x.shape[0],) + self.shape), (x.shape, _layout(x))
 
-    def backward(self, grad_out):
-        shape, layout = self._cached()
-        self._check_grad(grad_out, (shape[0],) + self.shape)
-        return _reshape_like(grad_out, shape, layout) if self.input_grad else None
+    def _backward(self, grad_out, cache):
+        shape, layout = cache
+        return _reshape_like(grad_out, shape, layout)
 
-    def double_backward(self, ggx, grad_out):
+    def _double_backward(self, ggx, grad_out, cache):
         r"""$\tilde{\bar y} = R(\tilde{\bar x})$, `ggx` reshaped to `(N, *shape)` (the forward map); $\tilde x = 0$ (`None`)."""
-        shape, _ = self._forward_cache()
-        self._check_second(ggx, grad_out, shape, (shape[0],) + self.shape)
-        return ggx.reshape((shape[0],) + self.shape), None
+        return ggx.reshape((ggx.shape[0],) + self.shape), None
 
     def __repr__(self) -> str:
         return f"Reshape({self.shape})"

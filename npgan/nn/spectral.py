@@ -128,6 +128,12 @@ class SpectralNorm(Layer):
         out = self._matrix(w).shape[0]
         self.register_buffer("u", _normalize(B.normal((out,), dtype=w.dtype), self.eps))
 
+    @classmethod
+    def example(cls):
+        """In evaluation mode, which holds u fixed: the power iteration is not differentiated, so
+        only then is the layer a fixed function of x and W for a gradient check."""
+        return cls(Conv2D(2, 3, 3)).eval(), (2, 2, 5, 5)
+
     # -- the matrix view ---------------------------------------------------------------
     def _matrix(self, w):
         """The weight as `(out, rest)` (see the class docstring)."""

@@ -3,6 +3,7 @@ import pytest
 
 from helpers import synthetic_fashion
 from npgan import backend as B
+from npgan import runtime
 from npgan.data import fashion_mnist
 from npgan.evaluation import classifier
 
@@ -74,7 +75,7 @@ def test_trains_on_one_blas_thread_whatever_the_machine_allows(tmp_path, monkeyp
     monkeypatch.setattr(classifier, "fit", spy)
     folder = synthetic_fashion(tmp_path, n_train=64, n_test=32)
     train, test = fashion_mnist("train", str(folder)), fashion_mnist("test", str(folder))
-    with B.limit_threads(2):
+    with runtime.limit_threads(2):
         classifier.train(train, test, epochs=1, batch_size=32, progress=False, log=lambda m: None)
         after = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
     assert seen == [{1}]

@@ -1,0 +1,406 @@
+r"""Kernels: the speed tricks behind the layers and the optimiser, each beside its plain reference.
+
+A layer's `forward` and `backward` read like the formulas in its docstring. Where speed needs
+more than the formula written as array expressions, the layer calls a kernel from this module
+instead, and the kernel is the only place that knows the trick:
+
+* **threads**: NumPy runs an elementwise operation on one core. A kernel splits a
+  batch-sized pass into one contiguous slice of the batch per thread
+  (`npgan.runtime.parallel_for`), each slice running the same vectorised code; on CuPy
+  the device is already parallel and the pass runs as one call;
+* **layouts**: a convolution's output is an NCHW view of channels-last memory. BatchNorm's
+  kernels keep whichever layout x has and walk its memory as `(N, C*L)` rows (`L = H*W`),
+  with each per-channel vector laid out like one row, rather than copying x into NCHW;
+* **fused blocks**: Adam updates each parameter block by block, every operation of the
+  update running on a block while it sits in the CPU's cache.
+
+Every kernel `name` has a reference, `name_reference`: the formula, written the plain way
+(broadcasting, no threads, no layouts, no blocks). `tests/test_kernels.py` compares each kernel
+with its reference on every backend, over drawn shapes, layouts and dtypes, with the threads
+forced on; `REFERENCES` maps each kernel to its reference.
+
+Shapes: the channel kernels take x of shape `(N, C)` or `(N, C, H, W)` (any memory layout)
+and per-channel vectors of shape `(C,)`; their outputs are shaped like x.
+"""
+
+from __future__ import annotations
+
+from . import backend as B
+from . import runtime
+
+REFERENCES = {}  # kernel -> its plain reference (the tests walk it)
+
+# elementwise passes are split between threads from this many elements (2 MB of float32):
+# below it a thread hand-off costs more than it saves
+_split = {"min_work": 1 << 19}
+
+
+def elementwise_min_work() -> int:
+    """Elements from which an elementwise pass is split between threads."""
+    return _split["min_work"]
+
+
+def set_elementwise_min_work(n: int) -> None:
+    """Set `elementwise_min_work` (tests set 0 so tiny shapes take the threaded path)."""
+    _split["min_work"] = int(n)
+
+
+def _reference_of(kernel):
+    """Register the decorated function as `kernel`'s plain reference."""
+    def register(reference):
+        REFERENCES[kernel] = reference
+        return reference
+    return register
+
+
+def _threads():
+    """npgan's own threads split host passes only: CuPy's device is already parallel."""
+    return None if B.backend_name() == "numpy" else 1
+
+
+def _over_batch(fn, x, min_work=None) -> list:
+    """`[fn(lo, hi), ...]` over slices x[lo:hi] of the batch, split between threads when x is
+    big enough for that to pay."""
+    return runtime.parallel_map(fn, x.shape[0], x.size,
+                                min_work=elementwise_min_work() if min_work is None else min_work,
+                                threads=_threads())
+
+
+# -- activations ----------------------------------------------------------------------------------
+def _masked(x, fill):
+    """(y, [x > 0]): y from `fill(x_slice, y_slice)` slice by slice of the batch; y and the
+    mask in x's memory layout (channels-last after a convolution), so no pass copies x."""
+    xp = B.get_backend()
+    mask, y = xp.empty_like(x, dtype=bool), xp.empty_like(x)
+
+    def run(lo, hi):
+        xp.greater(x[lo:hi], 0, out=mask[lo:hi])
+        fill(x[lo:hi], y[lo:hi])
+
+    _over_batch(run, x)
+    return y, mask
+
+
+def relu(x):
+    """(max(x, 0), [x > 0]), in x's memory layout."""
+    xp = B.get_backend()
+    return _masked(x, lambda xs, ys: xp.maximum(xs, 0, out=ys))
+
+
+@_reference_of(relu)
+def relu_reference(x):
+    xp = B.get_backend()
+    return xp.maximum(x, 0), x > 0
+
+
+def relu_grad(dy, mask):
+    """[x > 0] ⊙ dy, in the mask's memory layout."""
+    xp = B.get_backend()
+    dx = xp.empty_like(mask, dtype=dy.dtype)
+
+    def run(lo, hi):
+        xp.multiply(dy[lo:hi], mask[lo:hi], out=dx[lo:hi])
+
+    _over_batch(run, dy)
+    return dx
+
+
+@_reference_of(relu_grad)
+def relu_grad_reference(dy, mask):
+    return dy * mask
+
+
+def leaky_relu(x, a: float):
+    """(f(x), [x > 0]) with f(x) = x for x > 0 and a·x otherwise, in x's memory layout.
+
+    Computed as max(x, a·x) for a ≤ 1 and min(x, a·x) for a > 1, into y with no temporary."""
+    xp = B.get_backend()
+    pick = xp.maximum if a <= 1.0 else xp.minimum  # a > 1: a*x is the larger for x > 0
+
+    def fill(xs, ys):
+        xp.multiply(xs, a, out=ys)
+        pick(xs, ys, out=ys)
+
+    return _masked(x, fill)
+
+
+@_reference_of(leaky_relu)
+def leaky_relu_reference(x, a: float):
+    xp = B.get_backend()
+    return xp.where(x > 0, x, a * x), x > 0
+
+
+def leaky_relu_grad(dy, mask, a: float):
+    """(a + (1 − a)[x > 0]) ⊙ dy, the slope array built in place in the mask's layout."""
+    xp = B.get_backend()
+    dx = xp.empty_like(mask, dtype=dy.dtype)
+    one_minus_a = dx.dtype.type(1.0 - a)  # a scalar of dy's dtype: no float64 detour
+
+    def run(lo, hi):
+        d = dx[lo:hi]
+        xp.multiply(mask[lo:hi], one_minus_a, out=d)
+        d += a
+        d *= dy[lo:hi]
+
+    _over_batch(run, dy)
+    return dx
+
+
+@_reference_of(leaky_relu_grad)
+def leaky_relu_grad_reference(dy, mask, a: float):
+    xp = B.get_backend()
+    return xp.where(mask, dy, a * dy)
+
+
+# -- per-channel passes (BatchNorm) -----------------------------------------------------------------
+def _channels_last(x) -> bool:
+    """Is x an NCHW view of channels-last memory (a convolution's output)?"""
+    return x.ndim == 4 and not x.flags.c_contiguous and x.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def _rows(a, channels_last: bool):
+    """(a3, rows, spec): `a` as a 3-D array for the per-channel sums, (N, C, L) or, channels-last,
+    (N, L, C); the same memory as (N, C*L) rows for the elementwise passes; and the einsum
+    names of a3's axes. Views of `a` when it is in that layout, else one copy into it."""
+    n, c = a.shape[0], a.shape[1]
+    if channels_last:
+        rows = a.transpose(0, 2, 3, 1).reshape(n, -1)
+        return rows.reshape(n, -1, c), rows, "nlc"
+    rows = B.get_backend().ascontiguousarray(a).reshape(n, -1)
+    return rows.reshape(n, c, -1), rows, "ncl"
+
+
+def _unrows(rows, shape, channels_last: bool):
+    """(N, C*L) rows back to `shape` (NCHW), as a view of the same memory."""
+    if channels_last:
+        n, c, h, w = shape
+        return rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
+    return rows.reshape(shape)
+
+
+def _row(v, rows, channels_last: bool):
+    """A per-channel (C,) vector laid out like one of `rows`' (C*L,) rows, so that each
+    elementwise pass runs over long contiguous rows instead of broadcasting a (C, 1) column."""
+    xp = B.get_backend()
+    k = rows.shape[1] // v.shape[0]
+    return xp.tile(v, k) if channels_last else xp.repeat(v, k)
+
+
+def _summed(parts):
+    """Add up the per-slice partial results of `_over_batch` (tuples added entry by entry)."""
+    if isinstance(parts[0], tuple):
+        return tuple(sum(p[k] for p in parts) for k in range(len(parts[0])))
+    return sum(parts)
+
+
+def _per_channel(v, ndim: int):
+    """A (C,) vector shaped to broadcast against an (N, C) or (N, C, H, W) array."""
+    return v.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def _channel_axes(x) -> tuple:
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def channel_mean_var(x):
+    """(μ, σ², x − μ) per channel over the batch and positions: the mean, the biased variance,
+    and x centred, in x's memory layout (it becomes x̂'s memory in `batch_norm_affine`)."""
+    xp = B.get_backend()
+    last = _channels_last(x)
+    x3, x2, spec = _rows(x, last)
+    m = x.size // x.shape[1]
+    mu = _summed(_over_batch(lambda lo, hi: xp.einsum(f"{spec}->c", x3[lo:hi]), x)) / m
+    mu_row = _row(mu, x2, last)
+    centred = xp.empty_like(x2)
+    centred3 = centred.reshape(x3.shape)
+
+    def centre(lo, hi):  # x - mu, and its sum of squares
+        xp.subtract(x2[lo:hi], mu_row, out=centred[lo:hi])
+        return xp.einsum(f"{spec},{spec}->c", centred3[lo:hi], centred3[lo:hi])
+
+    var = _summed(_over_batch(centre, x)) / m
+    return mu, var, _unrows(centred, x.shape, last)
+
+
+@_reference_of(channel_mean_var)
+def channel_mean_var_reference(x):
+    axes = _channel_axes(x)
+    mu = x.mean(axis=axes)
+    centred = x - _per_channel(mu, x.ndim)
+    return mu, (centred * centred).mean(axis=axes), centred
+
+
+def batch_norm_affine(x, mean, r, gamma, beta, centred=None):
+    """(x̂, y) with x̂ = (x − μ) r and y = γ x̂ + β per channel, in x's memory layout.
+    `centred`, x − μ from `channel_mean_var`, is reused as x̂'s memory when given."""
+    xp = B.get_backend()
+    last = _channels_last(x)
+    _, x2, _ = _rows(x, last)
+    if centred is None:
+        xhat, mean_row = xp.empty_like(x2), _row(mean, x2, last)
+    else:
+        _, xhat, _ = _rows(centred, last)
+    r_row, gamma_row, beta_row = _row(r, x2, last), _row(gamma, x2, last), _row(beta, x2, last)
+    y = xp.empty_like(x2)
+
+    def normalise(lo, hi):
+        d, out = xhat[lo:hi], y[lo:hi]
+        if centred is None:
+            xp.subtract(x2[lo:hi], mean_row, out=d)
+        d *= r_row
+        xp.multiply(d, gamma_row, out=out)
+        out += beta_row
+
+    _over_batch(normalise, x)
+    return _unrows(xhat, x.shape, last), _unrows(y, x.shape, last)
+
+
+@_reference_of(batch_norm_affine)
+def batch_norm_affine_reference(x, mean, r, gamma, beta, centred=None):
+    c = lambda v: _per_channel(v, x.ndim)  # noqa: E731
+    xhat = (x - c(mean)) * c(r)
+    return xhat, c(gamma) * xhat + c(beta)
+
+
+def channel_sums(dy, xhat):
+    """(Σ dy ⊙ x̂, Σ dy) per channel, over the batch and positions; in x̂'s memory layout."""
+    xp = B.get_backend()
+    last = _channels_last(xhat)
+    g3, _, spec = _rows(dy, last)
+    x3, _, _ = _rows(xhat, last)
+    return _summed(_over_batch(lambda lo, hi: (xp.einsum(f"{spec},{spec}->c", g3[lo:hi], x3[lo:hi]),
+                                               xp.einsum(f"{spec}->c", g3[lo:hi])), dy))
+
+
+@_reference_of(channel_sums)
+def channel_sums_reference(dy, xhat):
+    axes = _channel_axes(dy)
+    return (dy * xhat).sum(axis=axes), dy.sum(axis=axes)
+
+
+def batch_norm_input_grad(dy, xhat, scale, mean_dy, mean_dy_xhat):
+    """scale ⊙ (dy − mean(dy) − x̂ ⊙ mean(dy ⊙ x̂)), the per-channel vectors given; in x̂'s
+    memory layout."""
+    xp = B.get_backend()
+    last = _channels_last(xhat)
+    _, g2, _ = _rows(dy, last)
+    _, x2, _ = _rows(xhat, last)
+    scale_row, mean_row, mean_x_row = (_row(v, x2, last) for v in (scale, mean_dy, mean_dy_xhat))
+    dx = xp.empty_like(x2)
+
+    def run(lo, hi):
+        d = dx[lo:hi]
+        xp.multiply(x2[lo:hi], mean_x_row, out=d)   # x̂ mean(dy x̂)
+        d += mean_row                               # + mean(dy)
+        xp.subtract(g2[lo:hi], d, out=d)            # dy - mean(dy) - x̂ mean(dy x̂)
+        d *= scale_row
+
+    _over_batch(run, dy)
+    return _unrows(dx, xhat.shape, last)
+
+
+@_reference_of(batch_norm_input_grad)
+def batch_norm_input_grad_reference(dy, xhat, scale, mean_dy, mean_dy_xhat):
+    c = lambda v: _per_channel(v, dy.ndim)  # noqa: E731
+    return c(scale) * (dy - c(mean_dy) - xhat * c(mean_dy_xhat))
+
+
+def channel_scale(dy, scale, like):
+    """scale ⊙ dy per channel, in the memory layout of `like` (the layer's cached x̂)."""
+    xp = B.get_backend()
+    last = _channels_last(like)
+    _, g2, _ = _rows(dy, last)
+    scale_row = _row(scale, g2, last)
+    dx = xp.empty_like(g2)
+    _over_batch(lambda lo, hi: xp.multiply(g2[lo:hi], scale_row, out=dx[lo:hi]), dy)
+    return _unrows(dx, dy.shape, last)
+
+
+@_reference_of(channel_scale)
+def channel_scale_reference(dy, scale, like):
+    return _per_channel(scale, dy.ndim) * dy
+
+
+# -- Adam -------------------------------------------------------------------------------------------
+ADAM_BLOCK = 1 << 16  # elements per block: p, g, m, v and one temporary fit in a core's cache
+
+
+def adam_update(p, g, m, v, beta1: float, beta2: float, eps: float, step_size: float, inv_bc2: float):
+    r"""In place: $m \leftarrow \beta_1 m + (1-\beta_1) g$, $v \leftarrow \beta_2 v + (1-\beta_2) g^2$,
+    $p \leftarrow p - \text{step\_size} \cdot m / (\sqrt{v}\, \text{inv\_bc2} + \epsilon)$.
+
+    On NumPy a contiguous array is updated block by block (`ADAM_BLOCK` elements), every
+    operation running on a block while it sits in cache: about one trip to memory instead of
+    a dozen. CuPy updates whole arrays."""
+    arrays = (p, g, m, v)
+    if B.backend_name() != "numpy" or p.size <= ADAM_BLOCK or not all(a.flags.c_contiguous for a in arrays):
+        _adam_block(p, g, m, v, beta1, beta2, eps, step_size, inv_bc2)
+        return
+    flat = [a.reshape(-1) for a in arrays]  # views: the updates land in p, m, v
+    for start in range(0, p.size, ADAM_BLOCK):
+        _adam_block(*(a[start:start + ADAM_BLOCK] for a in flat), beta1, beta2, eps, step_size, inv_bc2)
+
+
+def _adam_block(p, g, m, v, beta1, beta2, eps, step_size, inv_bc2):
+    """One block of `adam_update`, written as m += (1-b1)(g - m) and v += (1-b2)(g^2 - v) so
+    that it needs one temporary."""
+    xp = B.get_backend()
+    tmp = g - m
+    tmp *= 1 - beta1
+    m += tmp
+    xp.multiply(g, g, out=tmp)
+    tmp -= v
+    tmp *= 1 - beta2
+    v += tmp
+    xp.sqrt(v, out=tmp)
+    tmp *= inv_bc2
+    tmp += eps
+    xp.divide(m, tmp, out=tmp)
+    tmp *= step_size
+    p -= tmp
+
+
+@_reference_of(adam_update)
+def adam_update_reference(p, g, m, v, beta1, beta2, eps, step_size, inv_bc2):
+    xp = B.get_backend()
+    m[...] = beta1 * m + (1 - beta1) * g
+    v[...] = beta2 * v + (1 - beta2) * g * g
+    p -= step_size * m / (xp.sqrt(v) * inv_bc2 + eps)
+
+
+# -- convolution windows (im2col / col2im) ---------------------------------------------------------------
+def copy_windows(windows):
+    """A contiguous copy of a strided `(N, ...)` view of all of an image's windows: im2col's one
+    copy, split over the batch between threads."""
+    out = B.get_backend().empty(windows.shape, dtype=windows.dtype)
+
+    def gather(lo, hi):
+        out[lo:hi] = windows[lo:hi]
+
+    _over_batch(gather, out, min_work=1 << 20)
+    return out
+
+
+@_reference_of(copy_windows)
+def copy_windows_reference(windows):
+    return windows.copy()
+
+
+def add_windows(out, cols, offsets):
+    """col2im's scatter-add: for each `(rows, columns, a, b, i, j)` of `offsets`,
+    `out[:, rows, columns, :] += cols[:, a, b, i, j, :]`, the batch split between threads
+    (threads take disjoint samples, so no two write the same pixel)."""
+    def scatter(lo, hi):
+        for rows, columns, a, b, i, j in offsets:
+            out[lo:hi, rows, columns, :] += cols[lo:hi, a, b, i, j, :]
+
+    _over_batch(scatter, cols, min_work=1 << 20)
+    return out
+
+
+@_reference_of(add_windows)
+def add_windows_reference(out, cols, offsets):
+    for rows, columns, a, b, i, j in offsets:
+        out[:, rows, columns, :] += cols[:, a, b, i, j, :]
+    return out
+

@@ -1,0 +1,166 @@
+"""Every kernel in ``npgan.kernels`` against its plain reference, on every backend, over drawn
+shapes, memory layouts and dtypes, with the threads forced on (``split_work``)."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from helpers import split_work
+from npgan import backend as B
+from npgan import kernels as K
+
+
+def _channels_last(a) -> bool:
+    return a.ndim == 4 and not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def _array(draw, shape, dtype, last=None):
+    """A drawn array of `shape` (NCHW), channels-last in memory when `last` (drawn if None)."""
+    last = draw(st.booleans()) if last is None and len(shape) == 4 else bool(last) and len(shape) == 4
+    a = B.normal(shape, dtype=dtype)
+    if last:
+        a = B.get_backend().ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    return a
+
+
+def _shape(draw):
+    n, c = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    return draw(st.sampled_from([(n, c), (n, c, draw(st.integers(1, 4)), draw(st.integers(1, 4)))]))
+
+
+def _vec(c, dtype, positive=False):
+    v = B.normal((c,), dtype=dtype)
+    return abs(v) + 0.5 if positive else v
+
+
+# for each kernel: draw(st draw, dtype) -> its arguments
+def _elementwise(draw, dtype):
+    return (_array(draw, _shape(draw), dtype),)
+
+
+def _grad_mask(draw, dtype):
+    x = _array(draw, _shape(draw), dtype)
+    return B.normal(x.shape, dtype=dtype), x > 0
+
+
+def _slope(draw):
+    return draw(st.sampled_from([0.0, 0.2, 1.0, 1.5]))
+
+
+def _affine(draw, dtype):
+    shape = _shape(draw)
+    x = _array(draw, shape, dtype)
+    c = shape[1]
+    mean = _vec(c, dtype)
+    centred = None
+    if draw(st.booleans()):  # as channel_mean_var hands it over: x - mean in x's layout
+        centred = B.get_backend().empty_like(x)
+        centred[...] = x - mean.reshape((1, c) + (1,) * (x.ndim - 2))
+    return x, mean, _vec(c, dtype, True), _vec(c, dtype), _vec(c, dtype), centred
+
+
+def _sums(draw, dtype):
+    shape = _shape(draw)
+    return _array(draw, shape, dtype), _array(draw, shape, dtype)
+
+
+def _input_grad(draw, dtype):
+    dy, xhat = _sums(draw, dtype)
+    c = dy.shape[1]
+    return dy, xhat, _vec(c, dtype, True), _vec(c, dtype), _vec(c, dtype)
+
+
+def _scale(draw, dtype):
+    dy, like = _sums(draw, dtype)
+    return dy, _vec(dy.shape[1], dtype, True), like
+
+
+def _adam(draw, dtype):
+    shape = draw(st.sampled_from([(3,), (7, 5), (K.ADAM_BLOCK + 1234,), (2, K.ADAM_BLOCK // 2 + 3)]))
+    p, g, m = (B.normal(shape, dtype=dtype) for _ in range(3))
+    v = B.uniform(shape, 0.0, 2.0, dtype=dtype)
+    return p, g, m, v, 0.5, 0.999, 1e-8, 1e-3, 1.2
+
+
+def _windows(draw, dtype):
+    n, h, w, c = draw(st.integers(1, 3)), draw(st.integers(3, 6)), draw(st.integers(3, 6)), draw(st.integers(1, 3))
+    k, s = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    image = B.normal((n, h, w, c), dtype=dtype)
+    ho, wo = (h - k) // s + 1, (w - k) // s + 1
+    sn, sh, sw, sc = image.strides
+    return (B.get_backend().lib.stride_tricks.as_strided(
+        image, shape=(n, ho, wo, k, k, c), strides=(sn, s * sh, s * sw, sh, sw, sc)),)
+
+
+def _add_windows(draw, dtype):
+    n, ho, wo, c, k = (draw(st.integers(1, 3)) for _ in range(5))
+    cols = B.normal((n, ho, wo, k, k, c), dtype=dtype)
+    out = B.normal((n, ho + k - 1, wo + k - 1, c), dtype=dtype)
+    offsets = [(slice(i, i + ho), slice(j, j + wo), slice(0, ho), slice(0, wo), i, j)
+               for i in range(k) for j in range(k)]
+    return out, cols, offsets
+
+
+CASES = {
+    K.relu: _elementwise,
+    K.relu_grad: _grad_mask,
+    K.leaky_relu: lambda draw, dtype: _elementwise(draw, dtype) + (_slope(draw),),
+    K.leaky_relu_grad: lambda draw, dtype: _grad_mask(draw, dtype) + (_slope(draw),),
+    K.channel_mean_var: _elementwise,
+    K.batch_norm_affine: _affine,
+    K.channel_sums: _sums,
+    K.batch_norm_input_grad: _input_grad,
+    K.channel_scale: _scale,
+    K.adam_update: _adam,
+    K.copy_windows: _windows,
+    K.add_windows: _add_windows,
+}
+
+
+# kernels whose work is to update some arguments in place: which (their results are compared
+# too); the other kernels may reuse an argument's memory (batch_norm_affine's `centred`)
+IN_PLACE = {K.adam_update: (0, 2, 3), K.add_windows: (0,)}
+
+
+def test_every_kernel_has_a_reference_and_a_case():
+    kernels = {f for name, f in vars(K).items() if callable(f) and not name.startswith("_")
+               and getattr(f, "__module__", None) == K.__name__ and not name.endswith("_reference")
+               and name not in ("elementwise_min_work", "set_elementwise_min_work")}
+    assert kernels == set(K.REFERENCES) == set(CASES)
+
+
+def _copy(a):
+    """An independent copy of an argument, keeping an array's memory layout."""
+    xp = B.get_backend()
+    return xp.copy(a, order="K") if hasattr(a, "shape") and hasattr(a, "dtype") else a
+
+
+def _host(a):
+    return B.to_numpy(a).astype(np.float64) if a.dtype.kind == "f" else B.to_numpy(a)
+
+
+@pytest.mark.parametrize("kernel", list(CASES), ids=lambda f: f.__name__)
+@given(data=st.data(), dtype=st.sampled_from(["float32", "float64"]), threads=st.sampled_from([1, 3]))
+def test_kernel_matches_its_reference(backend_name, kernel, data, dtype, threads):
+    B.seed(data.draw(st.integers(0, 2**16)))
+    args = CASES[kernel](data.draw, dtype)
+    mine, theirs = [_copy(a) for a in args], [_copy(a) for a in args]
+    with split_work(threads):
+        got = kernel(*mine)
+    want = K.REFERENCES[kernel](*theirs)
+    got = got if isinstance(got, tuple) else (got,)
+    want = want if isinstance(want, tuple) else (want,)
+    tol = 2e-5 if dtype == "float32" else 1e-12
+    # the results, and the arguments afterwards (in-place kernels: Adam, add_windows)
+    pairs = [(g, w) for g, w in zip(got, want) if g is not None] + \
+            [(mine[i], theirs[i]) for i in IN_PLACE.get(kernel, ())]
+    for g, w in pairs:
+        assert g.shape == w.shape and g.dtype == w.dtype
+        np.testing.assert_allclose(_host(g), _host(w), rtol=tol, atol=tol)
+    if args and hasattr(args[0], "ndim") and args[0].ndim == 4 and kernel is not K.adam_update:
+        for g in got:  # outputs keep the layout of what they were computed from
+            if hasattr(g, "ndim") and g.ndim == 4 and g.shape == args[0].shape:
+                like = args[2] if kernel is K.channel_scale else args[1] if kernel in (
+                    K.channel_sums, K.batch_norm_input_grad, K.relu_grad, K.leaky_relu_grad) else args[0]
+                assert _channels_last(g) == _channels_last(like), kernel.__name__
