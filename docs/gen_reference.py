@@ -10,6 +10,8 @@ import inspect
 
 import mkdocs_gen_files
 
+from npgan.nn import Activation, Layer
+
 MODULES = {  # section title: module
     "Layers (npgan.nn)": "npgan.nn",
     "Convolution as a matrix product (npgan.nn.im2col)": "npgan.nn.im2col",
@@ -19,29 +21,12 @@ MODULES = {  # section title: module
     "Conditional GANs (npgan.gan.conditional)": "npgan.gan.conditional",
     "GAN losses (npgan.gan.losses)": "npgan.gan.losses",
     "Gradient penalties (npgan.gan.penalties)": "npgan.gan.penalties",
+    "Second order (npgan.nn.second_order)": "npgan.nn.second_order",
+    "Kernels (npgan.kernels)": "npgan.kernels",
     "Gradient checks (npgan.gradcheck)": "npgan.gradcheck",
     "Metrics (npgan.evaluation.metrics)": "npgan.evaluation.metrics",
+    "Process tuning (npgan.runtime)": "npgan.runtime",
 }
-
-# a layer's gradient check on the built page: how to build it and the input shape it takes
-GRADCHECKS = {
-    "Dense": ("nn.Dense(3, 2)", (4, 3)),
-    "Conv2D": ("nn.Conv2D(2, 3, kernel_size=3, stride=2, padding=1)", (2, 2, 5, 5)),
-    "ConvTranspose2D": ("nn.ConvTranspose2D(2, 3, kernel_size=4, stride=2, padding=1)", (2, 2, 3, 3)),
-    "ReLU": ("nn.ReLU()", (4, 5)),
-    "LeakyReLU": ("nn.LeakyReLU(0.2)", (4, 5)),
-    "Tanh": ("nn.Tanh()", (4, 5)),
-    "Sigmoid": ("nn.Sigmoid()", (4, 5)),
-    "BatchNorm": ("nn.BatchNorm(3)", (6, 3)),
-    "LayerNorm": ("nn.LayerNorm(3)", (4, 3)),
-    "Dropout": ("nn.Dropout(0.5)", (4, 5)),
-    "Flatten": ("nn.Flatten()", (2, 3, 2, 2)),
-    "Reshape": ("nn.Reshape((3, 4))", (2, 12)),
-    "Sequential": ("nn.Sequential(nn.Dense(3, 4), nn.Tanh(), nn.Dense(4, 2))", (5, 3)),
-    # eval mode: u held fixed, the setting in which u and v are constants and the gradient exact
-    "SpectralNorm": ("nn.SpectralNorm(nn.Conv2D(2, 3, kernel_size=3, padding=1))", (2, 2, 4, 4), "training=False"),
-}
-
 
 # worked examples in small numbers, run when the site is built, beside the derivation they illustrate
 EXAMPLES = {
@@ -93,23 +78,21 @@ def public_names(module):
 
 
 def gradcheck_block(name):
-    layer, shape, *options = GRADCHECKS[name]
-    extra = ", " + ", ".join(options) if options else ""
     return f'''
 ## Gradient check
 
 Central differences against `backward` in float64 for the input and every parameter, run when
-this page was built ([`gradcheck`](../npgan.gradcheck/gradcheck.md)):
+this page was built ([`gradcheck`](../npgan.gradcheck/gradcheck.md)), on the layer's own
+`example()` (a small instance and an input shape it takes):
 
 ```python exec="on" source="above" result="text"
 from npgan import backend, nn
 from npgan.gradcheck import gradcheck
 
-backend.set_backend("numpy")
 backend.set_dtype("float64")
 backend.seed(0)
-layer = {layer}
-print(gradcheck(layer, backend.normal({shape}){extra}))
+layer, shape = nn.{name}.example()
+print(gradcheck(layer, backend.normal(shape), training=layer.training))
 ```
 '''
 
@@ -128,7 +111,8 @@ for title, module_name in MODULES.items():
             if f"{module_name}.{name}" in EXAMPLES:
                 f.write("\n## Worked example\n\nIn small numbers, run when this page was built:\n\n"
                         f'```python exec="on" source="above" result="text"{EXAMPLES[f"{module_name}.{name}"]}```\n')
-            if module_name == "npgan.nn" and name in GRADCHECKS:
+            if module_name == "npgan.nn" and inspect.isclass(obj) and issubclass(obj, Layer) \
+                    and obj not in (Layer, Activation):
                 f.write(gradcheck_block(name))
         summary.append(f"    * [{name}]({module_name}/{name}.md)")
 with mkdocs_gen_files.open("reference/SUMMARY.md", "w") as f:

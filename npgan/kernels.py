@@ -202,37 +202,46 @@ def _channel_axes(x) -> tuple:
     return (0,) + tuple(range(2, x.ndim))
 
 
-def channel_mean_var(x):
-    """(μ, σ², x − μ) per channel over the batch and positions: the mean, the biased variance,
-    and x centred, in x's memory layout (it becomes x̂'s memory in `batch_norm_affine`)."""
+def channel_sum(x):
+    """Σ x per channel, over the batch and positions: a (C,) vector."""
+    xp = B.get_backend()
+    last = _channels_last(x)
+    x3, _, spec = _rows(x, last)
+    return _summed(_over_batch(lambda lo, hi: xp.einsum(f"{spec}->c", x3[lo:hi]), x))
+
+
+@_reference_of(channel_sum)
+def channel_sum_reference(x):
+    return x.sum(axis=_channel_axes(x))
+
+
+def channel_centre(x, mean):
+    """(x − μ, Σ (x − μ)² per channel): x centred, in x's memory layout (it becomes x̂'s
+    memory in `batch_norm_affine`), and its per-channel sum of squares, in one pass."""
     xp = B.get_backend()
     last = _channels_last(x)
     x3, x2, spec = _rows(x, last)
-    m = x.size // x.shape[1]
-    mu = _summed(_over_batch(lambda lo, hi: xp.einsum(f"{spec}->c", x3[lo:hi]), x)) / m
-    mu_row = _row(mu, x2, last)
+    mean_row = _row(mean, x2, last)
     centred = xp.empty_like(x2)
     centred3 = centred.reshape(x3.shape)
 
-    def centre(lo, hi):  # x - mu, and its sum of squares
-        xp.subtract(x2[lo:hi], mu_row, out=centred[lo:hi])
+    def centre(lo, hi):
+        xp.subtract(x2[lo:hi], mean_row, out=centred[lo:hi])
         return xp.einsum(f"{spec},{spec}->c", centred3[lo:hi], centred3[lo:hi])
 
-    var = _summed(_over_batch(centre, x)) / m
-    return mu, var, _unrows(centred, x.shape, last)
+    sum_sq = _summed(_over_batch(centre, x))
+    return _unrows(centred, x.shape, last), sum_sq
 
 
-@_reference_of(channel_mean_var)
-def channel_mean_var_reference(x):
-    axes = _channel_axes(x)
-    mu = x.mean(axis=axes)
-    centred = x - _per_channel(mu, x.ndim)
-    return mu, (centred * centred).mean(axis=axes), centred
+@_reference_of(channel_centre)
+def channel_centre_reference(x, mean):
+    centred = x - _per_channel(mean, x.ndim)
+    return centred, (centred * centred).sum(axis=_channel_axes(x))
 
 
 def batch_norm_affine(x, mean, r, gamma, beta, centred=None):
     """(x̂, y) with x̂ = (x − μ) r and y = γ x̂ + β per channel, in x's memory layout.
-    `centred`, x − μ from `channel_mean_var`, is reused as x̂'s memory when given."""
+    `centred`, x − μ from `channel_centre`, is reused as x̂'s memory when given."""
     xp = B.get_backend()
     last = _channels_last(x)
     _, x2, _ = _rows(x, last)

@@ -54,7 +54,7 @@ def _affine(draw, dtype):
     c = shape[1]
     mean = _vec(c, dtype)
     centred = None
-    if draw(st.booleans()):  # as channel_mean_var hands it over: x - mean in x's layout
+    if draw(st.booleans()):  # as channel_centre hands it over: x - mean in x's layout
         centred = B.get_backend().empty_like(x)
         centred[...] = x - mean.reshape((1, c) + (1,) * (x.ndim - 2))
     return x, mean, _vec(c, dtype, True), _vec(c, dtype), _vec(c, dtype), centred
@@ -107,7 +107,8 @@ CASES = {
     K.relu_grad: _grad_mask,
     K.leaky_relu: lambda draw, dtype: _elementwise(draw, dtype) + (_slope(draw),),
     K.leaky_relu_grad: lambda draw, dtype: _grad_mask(draw, dtype) + (_slope(draw),),
-    K.channel_mean_var: _elementwise,
+    K.channel_sum: _elementwise,
+    K.channel_centre: lambda draw, dtype: (lambda x: (x, _vec(x.shape[1], dtype)))(_elementwise(draw, dtype)[0]),
     K.batch_norm_affine: _affine,
     K.channel_sums: _sums,
     K.batch_norm_input_grad: _input_grad,

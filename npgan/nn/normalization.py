@@ -105,9 +105,22 @@ class BatchNorm(Layer):
     `LayerNorm` in a penalised critic (as the WGAN-GP paper does).
 
     How the code runs it: the passes are `npgan.kernels`' channel kernels
-    (`channel_mean_var`, `batch_norm_affine`, `channel_sums`, `batch_norm_input_grad`,
+    (`channel_sum`, `channel_centre`, `batch_norm_affine`, `channel_sums`, `batch_norm_input_grad`,
     `channel_scale`), which keep x's memory layout (NCHW, or a convolution's channels-last
     output) and split the batch between threads; the formulas above are their reference.
+
+    **Across ranks (synchronised BatchNorm).** In data-parallel training (`npgan.comm`) each of
+    the $R$ ranks holds $1/R$ of the batch. With `comm` set, the statistics are those of the
+    whole batch, as one process would compute them: every sum over $k$ above runs over all
+    ranks' values, a sum over the rank's own values followed by an all-reduce, and $m$
+    counts every rank's values. The forward pass all-reduces $\sum_k x_k$ (then $\mu$) and
+    $\sum_k (x_k - \mu)^2$ (then $\sigma^2$); the backward pass all-reduces the two sums
+    $\sum_k \bar y_k$ and $\sum_k \bar y_k \hat x_k$ that $\bar x_k$ needs. The parameter
+    gradients stay the rank's own sums: the data-parallel optimiser averages every
+    parameter's gradient over the ranks. Each rank's loss is the mean over its own rows, $R$
+    times its share of the whole batch's mean loss, so each rank's $\bar y$ is $R$ times the
+    single process's on the same rows, and so are its $\bar x$ and its parameter sums; the
+    average over ranks of those sums is the single process's $\bar\gamma$, $\bar\beta$.
 
     Cache: $\hat x$ (in x's memory layout), $r$ and the mode.
     """
@@ -122,6 +135,7 @@ class BatchNorm(Layer):
         self.bias = Parameter(xp.zeros(self.num_features, dtype=dt), "bias")
         self.register_buffer("running_mean", xp.zeros(self.num_features, dtype=dt))
         self.register_buffer("running_var", xp.ones(self.num_features, dtype=dt))
+        self.comm = None  # a communicator (npgan.comm): statistics over every rank's batch
 
     def _input_spec(self) -> dict:
         return {"ndim": (2, 4), "channels": self.num_features}
@@ -130,13 +144,23 @@ class BatchNorm(Layer):
     def example(cls):
         return cls(3), (4, 3, 2, 2)
 
+    def _over_ranks(self, sums):
+        """Per-channel sums added up over every rank's part of the batch (as they are)."""
+        return sums if self.comm is None else self.comm.allreduce(sums)
+
+    def _values_per_channel(self, x) -> int:
+        """m: one channel's values in the whole batch, every rank's (equal) part counted."""
+        return x.size // self.num_features * (1 if self.comm is None else self.comm.size)
+
     def _forward(self, x, training):
-        m = x.size // self.num_features  # values per channel
+        m = self._values_per_channel(x)
         if training and m < 2:
             raise ValueError(f"{self!r}: training needs more than 1 value per channel, "
                              f"received input shape {tuple(x.shape)}")
-        if training:
-            mu, var, centred = K.channel_mean_var(x)  # the batch's statistics; x - mu
+        if training:  # the batch's statistics, and x - mu
+            mu = self._over_ranks(K.channel_sum(x)) / m
+            centred, sum_sq = K.channel_centre(x, mu)
+            var = self._over_ranks(sum_sq) / m
             lam = self.momentum
             self.running_mean = (1 - lam) * self.running_mean + lam * mu
             self.running_var = (1 - lam) * self.running_var + lam * var * (m / (m - 1))
@@ -148,7 +172,7 @@ class BatchNorm(Layer):
 
     def _backward(self, grad_out, cache):
         xhat, r, training = cache
-        m = xhat.size // self.num_features
+        m = self._values_per_channel(xhat)
         if training or self.requires_grad:
             sum_g_xhat, sum_g = K.channel_sums(grad_out, xhat)  # dL/dgamma, dL/dbeta
             if self.requires_grad:
@@ -157,7 +181,10 @@ class BatchNorm(Layer):
         if not self.input_grad:
             return None
         scale = self.weight.data * r  # gamma * r
-        if training:  # gamma r (g - mean(g) - xhat mean(g xhat))
+        if training:  # gamma r (g - mean(g) - xhat mean(g xhat)), the means over the whole batch
+            if self.comm is not None:
+                sums = self.comm.allreduce(B.get_backend().concatenate([sum_g_xhat, sum_g]))
+                sum_g_xhat, sum_g = sums[:self.num_features], sums[self.num_features:]
             return K.batch_norm_input_grad(grad_out, xhat, scale, sum_g / m, sum_g_xhat / m)
         return K.channel_scale(grad_out, scale, like=xhat)  # gamma r g
 
