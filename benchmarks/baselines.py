@@ -1,7 +1,9 @@
 """A seeded baseline table on Fashion-MNIST: the DCGAN recipe, SN-GAN and WGAN-GP, mean ± std over seeds.
 
-    python benchmarks/baselines.py [--seeds 0 1 2] [--methods dcgan sngan wgan-gp] [--threads 1]
+    python -m benchmarks.baselines [--seeds 0 1 2] [--methods dcgan sngan wgan-gp] [--threads 1]
                                    [--out runs/baselines] [--table PATH]
+
+(from the repository root, where ``python -m`` finds ``benchmarks`` and ``npgan``).
 
 Each run is exactly the command line printed beside it (``npgan train --data fashion-mnist``
 plus the method's options), followed by ``npgan evaluate`` on its final checkpoint: Fréchet
@@ -18,12 +20,13 @@ time is then marked as not whole). The table (markdown) goes to --table, else OU
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from .common import header_line
 
 # Each method: the options it adds to the recipe of `npgan train --data fashion-mnist`
 METHODS = {
@@ -69,20 +72,9 @@ def mean_std(values: list, digits: int) -> str:
     return f"{statistics.fmean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
-def machine_line(threads: int) -> str:
-    import numpy
-    model = "unknown CPU"
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    per_run = f"{threads} thread(s)" if threads else "governed threads"
-    return (f"{model}, {os.cpu_count()} cores, {per_run} per run, Python {platform.python_version()}, "
-            f"NumPy {numpy.__version__}, {time.strftime('%Y-%m-%d')}")
-
-
 def table(results: list, seeds: list, threads: int) -> str:
-    lines = [f"Mean ± std over seeds {', '.join(map(str, seeds))} ({machine_line(threads)}).", "",
+    per_run = f"{threads} thread(s) per run" if threads else "governed threads per run"
+    lines = [f"Mean ± std over seeds {', '.join(map(str, seeds))} ({header_line(per_run)}).", "",
              "| method | " + " | ".join(name for _, name, _ in COLUMNS) + " |",
              "|---|" + "---|" * len(COLUMNS)]
     for method, (label, _) in METHODS.items():

@@ -1,14 +1,18 @@
-"""Shared timing helpers for the benchmarks (thread pinning, warm-up, synchronised medians, load)."""
+"""What the benchmarks share: the process's set-up (thread pinning, TF32, the allocator), the
+seeded backend, synchronised medians and A/B blocks, the load of other processes, and the one
+header line every benchmark's output starts with.
+
+It imports neither NumPy nor npgan at its top: ``prepare_process`` must pin the thread counts
+before NumPy's BLAS loads, so the helpers that need npgan import it when called.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
+import platform
 import sys
 import time
-from pathlib import Path
-
-# run from a source checkout without installing (as on the GPU machine): PYTHONPATH is not needed
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def pin_threads(n: int) -> None:
@@ -29,6 +33,17 @@ def prepare_process(threads: int, tf32: bool = False) -> str:
     # to TF32 on tensor cores (Ampere and later); 0, CuPy's default, keeps full float32
     os.environ["CUPY_TF32"] = "1" if tf32 else "0"
     return "allocator: keeps freed memory" if runtime.keep_freed_memory() else "allocator: default"
+
+
+def seeded_backend(name: str | None = None, seed: int = 0):
+    """npgan's backend module, switched to the backend ``name`` (None: the current one) and
+    seeded: every benchmark builds its networks and data from the same draw, so two runs, or
+    the two sides of an A/B, time the same numbers."""
+    from npgan import backend as B
+    if name is not None:
+        B.set_backend(name)
+    B.seed(seed)
+    return B
 
 
 def set_torch_tf32(torch, on: bool) -> None:
@@ -115,11 +130,11 @@ def time_ab(fa, fb, sync_a=lambda: None, sync_b=lambda: None, repeat: int = 20, 
     """Median wall times (seconds) of fa() and fb(), timed in alternating blocks: a a a, b b b,
     a a a, b b b, ... (``rounds`` blocks of each, ceil(repeat / rounds) timed calls a block).
 
-    On a shared machine the speed drifts by tens of percent over seconds; timing all of a
+    On a shared machine the speed drifts from one second to the next; timing all of a
     and then all of b puts that drift into the ratio, and alternating exposes both to the
     same conditions. Whole blocks rather than single calls, each after one untimed call,
     so that each side runs with its thread pools awake and its data in cache (alternating
-    call by call made a 4 ms iteration twice as slow on both sides).
+    call by call leaves each side with cold caches and sleeping threads).
     """
     for _ in range(warmup):
         fa()
@@ -145,14 +160,28 @@ def cpu_model() -> str:
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    import platform
     return platform.processor() or "unknown CPU"
 
 
 def machine_line() -> str:
-    import platform
+    """The host, its architecture and CPU model, its core count and the Python version."""
     return (f"{platform.node()} {platform.machine()} {cpu_model()}, {os.cpu_count()} cores, "
             f"Python {sys.version.split()[0]}")
+
+
+def header_line(*details, threads: int | None = None, allocator: str | None = None) -> str:
+    """What every benchmark's output starts with, in one format, its parts joined by ``; ``:
+    the machine (``machine_line``), NumPy's version, the date, the thread count and the
+    allocator setting where the benchmark sets them, then the benchmark's own details
+    (backend, model, batch, dtype, PyTorch, GPU; empty ones left out). Tables print it after
+    ``# ``; after ``prepare_process``, since it imports NumPy."""
+    import numpy
+    parts = [machine_line(), f"NumPy {numpy.__version__}", time.strftime("%Y-%m-%d")]
+    if threads is not None:
+        parts.append(f"{threads} thread(s)")
+    if allocator:
+        parts.append(allocator)
+    return "; ".join(parts + [str(d) for d in details if d])
 
 
 def gpu_info() -> dict:
@@ -169,7 +198,6 @@ def layer_timing_arguments(doc: str, argv=None, models=(), batch: int = 64, repe
     """(arguments, allocator line) for a benchmark that times layers at one batch size:
     --threads, --batch, --repeat, --backend, --tf32 (and --model, one of ``models``, where
     given); the process prepared as ``prepare_process`` does."""
-    import argparse
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     if models:
         ap.add_argument("--model", choices=list(models), default=list(models)[-1])

@@ -1,6 +1,6 @@
 """Training speed on a busy machine: iterations alone, then beside one busy process per core.
 
-    python benchmarks/contention.py [--models ring8 grid25 dcgan28] [--seconds 8]
+    python -m benchmarks.contention [--models ring8 grid25 dcgan28] [--seconds 8]     # from the repository root
 
 Students run npgan beside a browser and an IDE. For each model this times training
 iterations (the same trainer, recipe and thread policy as ``npgan train``: its
@@ -16,12 +16,10 @@ core on a machine whose cores npgan had to itself. Policies, timed in one run: `
 import argparse
 import multiprocessing
 import os
-import sys
 import time
-from pathlib import Path
+from types import SimpleNamespace
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine_line, prepare_process  # noqa: E402
+from .common import header_line, prepare_process, seeded_backend
 
 CONFIGS = {
     "ring8": dict(data="ring8"),
@@ -37,17 +35,15 @@ def _busy():
 
 def iteration(name: str, policy: str):
     """(one training iteration as npgan train runs it, the thread count it runs with)."""
-    from npgan import backend as B
+    from npgan.gan.base import TRAINERS
     from npgan.gan.config import make_config
+    from npgan.gan.models import build_networks
     from npgan.gan.runner import build
     cfg = make_config(**CONFIGS[name])
     if name == "dcgan28":  # no data set needed to time the networks: random images of the right shape
-        from types import SimpleNamespace
+        B = seeded_backend()
         images = B.uniform((4096, 1, 28, 28), -1, 1)
         ds = SimpleNamespace(shape=(1, 28, 28), sample=lambda n: images[:n])
-        from npgan.gan.base import TRAINERS
-        from npgan.gan.models import build_networks
-        B.seed(0)
         G, D = build_networks(cfg, ds)
         trainer = TRAINERS[cfg["trainer"]].from_config(cfg, G, D)
     else:
@@ -84,7 +80,7 @@ def main(argv=None):
     allocator = prepare_process(cores)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NPGAN_NUM_THREADS"):
         os.environ.pop(var, None)  # prepare_process pinned them; the policy decides here
-    print(f"# {machine_line()}; {time.strftime('%Y-%m-%d')}; {allocator}; {cores} busy processes beside")
+    print("# " + header_line(f"{cores} busy processes beside", allocator=allocator))
     print(f"{'model':<9}{'policy':>8}{'threads':>8}{'quiet ms':>10}{'busy ms':>10}{'ratio':>7}")
     for name in args.models:
         for policy in args.policy:

@@ -1,10 +1,11 @@
 """Validate a GPU machine: the CuPy tests, a seeded run on both backends, the benchmarks.
 
-    PYTHONPATH=. python benchmarks/gpu_check.py [--out runs/gpu_check] [--only tests run benchmark profile]
-                                                [--tests tests/nn/test_conv.py ...] [--steps 12000] [--quick]
+    python -m benchmarks.gpu_check [--out runs/gpu_check] [--only tests run benchmark profile]
+                                   [--tests tests/nn/test_conv.py ...] [--steps 12000] [--quick]
 
-Runs from a source checkout with no network (NumPy, CuPy, pytest and hypothesis
-installed; PyTorch and matplotlib optional). Four checks, each written to
+Runs from the root of a source checkout, with no install and no network (NumPy, CuPy, pytest
+and hypothesis installed; PyTorch and matplotlib optional); every command it starts runs
+there too, as ``python -m``. Four checks, each written to
 ``OUT/<check>.md`` as soon as it ends and gathered into ``OUT/gpu_check.md`` with the
 device, driver, CUDA runtime, CuPy and NumPy versions and the date:
 
@@ -13,10 +14,10 @@ device, driver, CUDA runtime, CuPy and NumPy versions and the date:
    stopped after ``--chunk-timeout`` seconds (default 480);
 2. ``run``: the README's main run (``npgan train --data ring8``, seed 0, ``--steps`` steps)
    on NumPy and on CuPy: the same number of modes, and high-quality shares within 2 points;
-3. ``benchmark``: ``benchmarks/iteration.py`` on CuPy (toy2d, mlp784, dcgan28 at batch
+3. ``benchmark``: ``benchmarks.iteration`` on CuPy (toy2d, mlp784, dcgan28 at batch
    64, 256 and 1024) against PyTorch on the same GPU in the same run and against the 2-core
-   CPU of ``benchmarks/cpu_reference.json``, then ``benchmarks/layers.py`` on CuPy;
-4. ``profile``: ``benchmarks/profile_step.py`` on CuPy, dcgan28 at batch 256: where an
+   CPU of ``benchmarks/cpu_reference.json``, then ``benchmarks.layers`` on CuPy;
+4. ``profile``: ``benchmarks.profile_step`` on CuPy, dcgan28 at batch 256: where an
    iteration's time goes, host and device, per layer and per optimiser step.
 
 ``--only`` runs some of them; several calls with the same ``--out`` build one report, so the
@@ -36,9 +37,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from .common import gpu_info
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: every command runs there
 NO_DEVICE = 3
 GPU = "cupy"  # the backend the checks time and test (tests of this script set "numpy")
 CHUNKS = ["tests/backend", "tests/nn", "tests/gan", "tests/evaluation", "tests/demos",
@@ -47,7 +48,6 @@ CHUNKS = ["tests/backend", "tests/nn", "tests/gan", "tests/evaluation", "tests/d
 
 def device_lines() -> list:
     import numpy
-    from common import gpu_info
     return [f"- {gpu_info()['gpu']}",
             f"- NumPy {numpy.__version__}, Python {sys.version.split()[0]}",
             f"- CUPY_TF32={os.environ.get('CUPY_TF32', '0')} (TF32 matrix products off unless 1)",
@@ -55,11 +55,12 @@ def device_lines() -> list:
 
 
 def run(cmd, timeout, env=None) -> tuple:
-    """(exit status, last output line, stdout, seconds) of a command run from the checkout."""
+    """(exit status, last output line, stdout, seconds) of a command run from the checkout's root
+    (``python -m`` finds ``npgan``, ``benchmarks`` and the tests' modules there)."""
     t0 = time.perf_counter()
     try:
         r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                           env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+                           env={**os.environ, **(env or {})})
         lines = (r.stdout + r.stderr).strip().splitlines() or [""]
         return r.returncode, lines[-1], r.stdout, time.perf_counter() - t0
     except subprocess.TimeoutExpired:
@@ -102,15 +103,15 @@ def check_same_run(steps: int, out: Path) -> tuple:
 
 
 def check_benchmark(quick: bool, out: Path, backend: str, models=None) -> tuple:
-    """iteration.py and layers.py on ``backend`` (``GPU``; NumPy only to test these commands)."""
+    """benchmarks.iteration and benchmarks.layers on ``backend`` (``GPU``; NumPy only to test these commands)."""
     batches = ["64"] if quick else ["64", "256", "1024"]
-    code, last, stdout, _ = run([sys.executable, "benchmarks/iteration.py", "--backends", backend,
+    code, last, stdout, _ = run([sys.executable, "-m", "benchmarks.iteration", "--backends", backend,
                                  "--batches", *batches, *(["--models", *models] if models else []),
                                  "--json", str(out / "iteration.json"),
                                  "--cpu-reference", "benchmarks/cpu_reference.json"], timeout=3600)
     rows = ["```text", *(stdout.strip().splitlines() or [last]), "```"]
     for batch in batches[:2]:
-        code2, last2, stdout2, _ = run([sys.executable, "benchmarks/layers.py", "--backend", backend,
+        code2, last2, stdout2, _ = run([sys.executable, "-m", "benchmarks.layers", "--backend", backend,
                                         "--batch", batch], timeout=600)
         code = code or code2
         rows += ["", "```text", *(stdout2.strip().splitlines() or [last2]), "```"]
@@ -118,7 +119,7 @@ def check_benchmark(quick: bool, out: Path, backend: str, models=None) -> tuple:
 
 
 def check_profile(quick: bool, backend: str) -> tuple:
-    code, last, stdout, _ = run([sys.executable, "benchmarks/profile_step.py", "--backend", backend,
+    code, last, stdout, _ = run([sys.executable, "-m", "benchmarks.profile_step", "--backend", backend,
                                  "--model", "dcgan28", "--batch", "64" if quick else "256"], timeout=600)
     return code == 0, ["```text", *(stdout.strip().splitlines() or [last]), "```"]
 

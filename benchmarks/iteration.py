@@ -1,8 +1,10 @@
 """One full GAN training iteration, npgan vs PyTorch, CPU (and GPU where usable), in one run.
 
-    python benchmarks/iteration.py [--threads 2] [--models toy2d mlp784 dcgan28] [--batches 64 256]
-    python benchmarks/iteration.py --backends cupy --batches 64 256 1024 \
+    python -m benchmarks.iteration [--threads 2] [--models toy2d mlp784 dcgan28] [--batches 64 256]
+    python -m benchmarks.iteration --backends cupy --batches 64 256 1024 \
         --cpu-reference benchmarks/cpu_reference.json --json runs/gpu.json     # on a GPU machine
+
+(from the repository root, where ``python -m`` finds ``benchmarks`` and ``npgan``).
 
 An iteration is Algorithm 1 with k = 1: G forward for the fakes, D forward+backward
 on real and fake, Adam on D; then G forward, D forward+backward, G backward, Adam
@@ -34,13 +36,26 @@ Columns:
 """
 
 import argparse
+import json
 import math
+import os
 import sys
 import time
-from pathlib import Path
+import tracemalloc
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import LoadMeter, gpu_info, machine_line, prepare_process, set_torch_tf32, tf32_line, time_ab, time_fn, torch_device  # noqa: E402
+from .common import (
+    LoadMeter,
+    gpu_info,
+    header_line,
+    machine_line,
+    prepare_process,
+    seeded_backend,
+    set_torch_tf32,
+    tf32_line,
+    time_ab,
+    time_fn,
+    torch_device,
+)
 
 MODELS = {
     # name: (latent size, shape of one data sample)
@@ -110,10 +125,8 @@ def forward_flops(model, input_shape):
 
 def npgan_trainer(name, batch, backend_name):
     """(GANTrainer with Adam, a real batch) of model ``name`` on ``backend_name``, seeded."""
-    from npgan import backend as B
     from npgan.gan import GANTrainer
-    B.set_backend(backend_name)
-    B.seed(0)
+    B = seeded_backend(backend_name)
     latent, shape = MODELS[name]
     G, D = npgan_models(name)
     return GANTrainer(G, D, latent, lr=2e-4), B.normal((batch,) + shape)
@@ -149,7 +162,6 @@ def torch_iteration(name, batch, torch, device="cpu"):
 
 
 def peak_mb(fn):
-    import tracemalloc
     tracemalloc.start()
     fn()
     peak = tracemalloc.get_traced_memory()[1]
@@ -172,7 +184,6 @@ def gpu_pool_mb(fn):
 
 def load_reference(path):
     """{(model, batch): ms} of npgan's CPU rows in a ``--json`` file, and its label."""
-    import json
     with open(path) as f:
         ref = json.load(f)
     rows = {(r["model"], r["batch"]): r["ms"] for r in ref["rows"] if r["backend"] == "numpy"}
@@ -180,15 +191,12 @@ def load_reference(path):
 
 
 def write_json(path, header, rows) -> None:
-    import json
-
     from npgan.io import atomic_write
     with atomic_write(path, "w") as f:
         json.dump({**header, "rows": rows}, f, indent=1)
 
 
 def main(argv=None):
-    import os
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
@@ -217,16 +225,15 @@ def main(argv=None):
             pass
     backends = args.backends or B.available_backends()
     reference, ref_label = load_reference(args.cpu_reference) if args.cpu_reference else ({}, "")
-    header = {"command": " ".join(["python benchmarks/iteration.py", *(sys.argv[1:] if argv is None else argv)]),
+    header = {"command": " ".join(["python -m benchmarks.iteration", *(sys.argv[1:] if argv is None else argv)]),
               "machine": machine_line(), "cores": os.cpu_count(), "threads": args.threads,
               "date": time.strftime("%Y-%m-%d"), "numpy": numpy.__version__,
               "dtype": "float32", "allocator": allocator,
               "torch": torch.__version__ if torch else None}
     if "cupy" in backends:
         header.update(gpu_info(), tf32=tf32_line(torch if torch_device(torch, "cupy") else None))
-    print(f"# {header['machine']}; {args.threads} thread(s); float32; {header['date']}; "
-          f"torch {torch.__version__ if torch else 'not used' if args.no_torch else 'not installed'}; {allocator}"
-          + (f"; {header['gpu']}; {header['tf32']}" if "tf32" in header else ""))
+    print("# " + header_line("float32", f"torch {torch.__version__ if torch else 'not used' if args.no_torch else 'not installed'}",
+                             header.get("gpu"), header.get("tf32"), threads=args.threads, allocator=allocator))
     print(f"{'model':<9}{'batch':>6}{'backend':>8}{'ms/iter':>10}{'samples/s':>11}{'GFLOP/s':>9}"
           f"{'peak MB':>9}{'torch ms':>10}{'npgan/torch':>12}{'load':>7}")
     cpu_ms, rows = dict(reference), []

@@ -1,6 +1,6 @@
 """Forward+backward time of Conv2D and ConvTranspose2D at DCGAN sizes, npgan vs PyTorch.
 
-    python benchmarks/layers.py [--threads 1] [--batch 64] [--backend numpy|cupy]
+    python -m benchmarks.layers [--threads 1] [--batch 64] [--backend numpy|cupy]     # from the repository root
 
 Shapes are those of a 28x28 DCGAN (MNIST-sized): the discriminator's strided
 convolutions 28->14->7 and the generator's transposed convolutions 7->14->28,
@@ -13,16 +13,12 @@ is the CPU share used by other processes while timing (rerun when it is above a
 few percent).
 """
 
-import sys
-import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (  # noqa: E402
+from .common import (
     LoadMeter,
     gpu_info,
+    header_line,
     layer_timing_arguments,
-    machine_line,
+    seeded_backend,
     set_torch_tf32,
     tf32_line,
     time_ab,
@@ -41,10 +37,8 @@ LAYERS = [  # name, kind, (in, out), input H=W
 def main(argv=None):
     args, allocator = layer_timing_arguments(__doc__, argv)
 
-    from npgan import backend as B
     from npgan import nn
-    B.set_backend(args.backend)
-    B.seed(0)
+    B = seeded_backend(args.backend)
     try:
         import torch
         torch.set_num_threads(args.threads)
@@ -57,9 +51,9 @@ def main(argv=None):
     else:
         device, tsync = side
 
-    print(f"# {machine_line()}; backend {args.backend}; {args.threads} thread(s); batch {args.batch}; float32; "
-          f"{time.strftime('%Y-%m-%d')}; {allocator}"
-          + (f"; {gpu_info()['gpu']}; {tf32_line(torch)}" if on_gpu else ""))
+    print("# " + header_line(f"backend {args.backend}", f"batch {args.batch}", "float32",
+                             gpu_info()["gpu"] if on_gpu else "", tf32_line(torch) if on_gpu else "",
+                             threads=args.threads, allocator=allocator))
     print(f"{'layer':<26}{'npgan ms':>10}{'torch ms':>10}{'ratio':>8}{'load':>7}")
     for name, kind, (cin, cout), hw in LAYERS:
         cls = nn.Conv2D if kind == "conv" else nn.ConvTranspose2D

@@ -1,6 +1,6 @@
 """Where a generator's samples fall off the modes: distance to the nearest mode, in data stds.
 
-    python benchmarks/mode_profile.py RUN/checkpoint.npz [more checkpoints] [-n 20000]
+    python -m benchmarks.mode_profile RUN/checkpoint.npz [more checkpoints] [-n 20000]     # from the repository root
 
 The high-quality share of ``npgan.evaluation.metrics`` counts samples within 3 std of the nearest mode.
 ``npgan.evaluation.metrics.off_mode_profile`` splits the rest in two, for a mixture of isotropic
@@ -12,11 +12,10 @@ This script prints it for each checkpoint, on more samples than the 2,500 of the
 """
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import common  # noqa: E402,F401  (puts the source checkout on the path)
+from npgan import backend as B
+from npgan.evaluation.metrics import off_mode_profile
+from npgan.gan.runner import from_checkpoint
 
 
 def main(argv=None):
@@ -25,9 +24,6 @@ def main(argv=None):
     ap.add_argument("-n", type=int, default=20000, help="samples per checkpoint (default 20000)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    from npgan import backend as B
-    from npgan.evaluation.metrics import off_mode_profile
-    from npgan.gan.runner import from_checkpoint
     print(f"{'checkpoint':<48}{'high q.':>9}{'3-6 std':>9}{'>6 std':>9}{'spread':>8}")
     for path in args.checkpoints:
         trainer, ds, _ = from_checkpoint(path)

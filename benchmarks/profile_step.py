@@ -1,8 +1,8 @@
 """Where one training iteration's time goes, per layer and per optimiser step, on NumPy or CuPy.
 
-    python benchmarks/profile_step.py [--model dcgan28] [--batch 256] [--backend numpy|cupy] [--repeat 10]
+    python -m benchmarks.profile_step [--model dcgan28] [--batch 256] [--backend numpy|cupy] [--repeat 10]
 
-The iteration is ``benchmarks/iteration.py``'s (Algorithm 1 with k = 1, Adam). Every
+(from the repository root). The iteration is ``benchmarks.iteration``'s (Algorithm 1 with k = 1, Adam). Every
 layer's forward and backward and each optimiser's step is timed with two clocks:
 
 * host ms: the wall time of the Python call. On a GPU this only queues the work
@@ -20,13 +20,11 @@ the synchronised wall time, averaged alike, clocks included; the difference to t
 losses, the noise draws and the trainer's own code.
 """
 
-import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import gpu_info, layer_timing_arguments, machine_line  # noqa: E402
+from .common import gpu_info, header_line, layer_timing_arguments
+from .iteration import MODELS, npgan_trainer
 
 
 class Clocks:
@@ -76,7 +74,6 @@ def wrap_trainer(clocks: Clocks, trainer) -> None:
 
 
 def main(argv=None):
-    from iteration import MODELS, npgan_trainer
     args, allocator = layer_timing_arguments(__doc__, argv, models=MODELS, batch=256, repeat=10)
 
     from npgan import backend as B
@@ -98,9 +95,8 @@ def main(argv=None):
         if cupy is not None:
             clocks.collect()
     n = args.repeat
-    head = f"# {machine_line()}; backend {args.backend}; {args.model}, batch {args.batch}; float32; " \
-           f"{args.threads} thread(s); {time.strftime('%Y-%m-%d')}; {allocator}"
-    print(head + (f"; {gpu_info()['gpu']}" if cupy is not None else ""))
+    print("# " + header_line(f"backend {args.backend}", f"{args.model}, batch {args.batch}", "float32",
+                             gpu_info()["gpu"] if cupy is not None else "", threads=args.threads, allocator=allocator))
     print(f"{'part':<34}{'calls':>6}{'host ms':>10}{'device ms':>11}{'share':>8}")
     it = sum(whole) / n * 1e3  # a mean, as the parts' are
     for key in sorted(clocks.calls, key=lambda k: -clocks.device[k]):

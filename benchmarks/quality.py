@@ -1,6 +1,8 @@
 """Mode coverage over 5 seeds with each trainer's default settings.
 
-    python benchmarks/quality.py [--seeds 0 1 2 3 4] [--data ring8 grid25] [--trainers gan mmd]
+    python -m benchmarks.quality [--seeds 0 1 2 3 4] [--data ring8 grid25] [--trainers gan mmd]
+
+(from the repository root, where ``python -m`` finds ``benchmarks`` and ``npgan``).
 
 For each (data set, trainer, seed) it runs exactly what `npgan train --data D --trainer T
 --seed S` runs, then scores 2,500 samples: modes captured, high-quality fraction and
@@ -15,12 +17,9 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine_line, prepare_process  # noqa: E402
+from .common import header_line, prepare_process
 
 
 def main(argv=None):
@@ -62,9 +61,9 @@ def main(argv=None):
     lines = [
         "# Mode coverage: mean over seeds " + " ".join(map(str, args.seeds)),
         "",
-        f"Machine: {machine_line()}, {args.threads} thread(s) per run; {allocator}; date {time.strftime('%Y-%m-%d')}.",
+        f"Machine: {header_line(f'{args.threads} thread(s) per run', allocator=allocator)}.",
         "",
-        "Command: `python benchmarks/quality.py --seeds " + " ".join(map(str, args.seeds))
+        "Command: `python -m benchmarks.quality --seeds " + " ".join(map(str, args.seeds))
         + " --data " + " ".join(args.data) + " --trainers " + " ".join(args.trainers) + "`",
         "",
         "2,500 samples per run; a sample is high quality within 3 std of its nearest mode; a mode is",

@@ -1,6 +1,8 @@
 """The 2014 paper's figure, brought to life: a GAN learning N(4, 0.5^2) in one dimension.
 
-    python demos/gaussian_1d.py [--steps 2000] [--d-steps 5] [--out runs/demos/gaussian_1d] [--backend cupy]
+    python -m demos.gaussian_1d [--steps 2000] [--d-steps 5] [--out runs/demos/gaussian_1d] [--backend cupy]
+
+(from the repository root, where ``python -m`` finds ``demos`` and ``npgan``).
 
 Writes two figures:
 
@@ -17,16 +19,12 @@ Writes two figures:
 
 import argparse
 import os
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from npgan import backend as B  # noqa: E402
-from npgan.data import get_dataset  # noqa: E402
-from npgan.evaluation.plot import pyplot, save_figure  # noqa: E402
-from npgan.gan import GANTrainer, mlp_discriminator, mlp_generator  # noqa: E402
-from npgan.training import fit  # noqa: E402
+from npgan import backend as B
+from npgan.data import get_dataset
+from npgan.evaluation.plot import pyplot, save_figure
+from npgan.gan import GANTrainer, mlp_discriminator, mlp_generator
+from npgan.training import fit
 
 
 def snapshot(gan, ds, grid, bins):

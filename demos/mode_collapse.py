@@ -1,11 +1,13 @@
 """Mode collapse, seen happening, and three remedies, on the ring of 8 Gaussians.
 
-    python demos/mode_collapse.py [--steps 2500] [--seeds 0 1 2 3 4] [--out runs/demos/mode_collapse]
+    python -m demos.mode_collapse [--steps 2500] [--seeds 0 1 2 3 4] [--out runs/demos/mode_collapse]
+
+(from the repository root, where ``python -m`` finds ``demos`` and ``npgan``).
 
 **The failure.** A plain GAN in the setting of the unrolled-GAN paper's ring (Metz et al.
 2017): z ~ N(0, I) in R^256, a generator and a discriminator with two hidden layers of 128
 units, Adam at a constant learning rate 1e-4 (beta1 0.5), one D step per G step (here batch
-256 instead of the paper's 512, which hops the same and runs twice as fast). The generator
+256 instead of the paper's 512, which hops the same at half the cost of a step). The generator
 puts nearly all its mass on one mode; the discriminator learns to reject that mode; the
 generator moves the whole lump to a neighbour, which D has meanwhile stopped watching; and
 round the ring they go. At no step does G cover the data, yet every step is an honest
@@ -39,15 +41,14 @@ the ring's std is 0.01, and 2,500 steps at lr 1e-4 do not sharpen any trainer's 
 
 import argparse
 import math
+import multiprocessing
 import os
-import sys
 import time
-from pathlib import Path
 
-# many small independent runs: one BLAS thread each, run side by side on the cores
+# many small independent runs: one BLAS thread each, run side by side on the cores (set before
+# npgan loads NumPy, whose BLAS reads them once)
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from npgan import backend as B  # noqa: E402
 from npgan.data import get_dataset  # noqa: E402
@@ -203,7 +204,6 @@ def main(argv=None):
           f"{len(args.seeds)} seeds), {workers} at a time ...", flush=True)
     t0 = time.perf_counter()
     if workers > 1:
-        import multiprocessing
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             rows = pool.map(run_one, jobs, chunksize=1)
     else:

@@ -1,6 +1,6 @@
 """Why practice uses the non-saturating generator loss: gradients early in training.
 
-    python demos/saturation.py [--steps 400] [--out runs/demos/saturation]
+    python -m demos.saturation [--steps 400] [--out runs/demos/saturation]     # from the repository root
 
 Early on the discriminator rejects the fakes confidently: D(G(z)) -> 0. Write
 D = sigmoid(a) for the logit a. The paper's generator loss log(1 - D(G(z)))
@@ -23,16 +23,12 @@ Three panels in ``saturation_sgd.png`` (``saturation_adam.png`` with --optimizer
 
 import argparse
 import os
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from npgan import backend as B  # noqa: E402
-from npgan.data import get_dataset  # noqa: E402
-from npgan.evaluation.plot import pyplot, save_figure  # noqa: E402
-from npgan.gan import GANTrainer, mlp_discriminator, mlp_generator  # noqa: E402
-from npgan.optim import SGD  # noqa: E402
+from npgan import backend as B
+from npgan.data import get_dataset
+from npgan.evaluation.plot import pyplot, save_figure
+from npgan.gan import GANTrainer, mlp_discriminator, mlp_generator
+from npgan.optim import SGD
 
 
 def run(loss, steps, seed, optimizer, lr_sgd):

@@ -15,11 +15,18 @@ import re
 import sys
 
 from . import backend as B
-from . import runtime
-from .data import is_image
-from .gan.config import MIN_EVAL_SAMPLES
-from .gan.rundir import CHECKPOINT, METRICS
-from .io import check_writable
+from . import exercises, runtime
+from .data import fashion_mnist, is_image, names
+from .evaluation import classifier
+from .evaluation.plot import plot_image_grid, plot_walks, pyplot
+from .exercises import EXERCISES
+from .gan.config import DEFAULTS, MIN_EVAL_SAMPLES, OPTIONS, describe_default, make_config
+from .gan.evaluators import make_evaluator
+from .gan.lab import run_lab
+from .gan.losses import GAN_LOSSES
+from .gan.rundir import CHECKPOINT, METRICS, encode
+from .gan.runner import RunInterrupted, TrainingDiverged, draw_final_plots, open_run, resume_config, train
+from .io import check_writable, save_npy
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,7 +57,6 @@ def _sample_count(text):
 def _add_train_options(t) -> None:
     """``npgan train``'s options: the run's own, then one flag per declared config option
     (``npgan.gan.config.OPTIONS``: its help, choices and defaults; its checks run in make_config)."""
-    from .gan.config import OPTIONS, describe_default
     t.add_argument("--out", help="run directory (checkpoint, metrics.jsonl, PNGs)")
     t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its checkpoint "
                                                    "(--steps, --log-every and --data-dir may change; nothing else)")
@@ -122,7 +128,6 @@ def _add_other_commands(sub, common) -> None:
 
 
 def _add_exercise_commands(sub, common) -> None:
-    from .exercises import EXERCISES
     x = sub.add_parser("exercise", help="write a backward pass by hand, graded by central differences",
                        description="Exercises: a file with the forward given and the backward to write "
                                    "(start), graded against central differences in float64 on drawn cases "
@@ -141,8 +146,6 @@ def _add_exercise_commands(sub, common) -> None:
 
 
 def _add_lab_command(sub, common) -> None:
-    from .data import names
-    from .gan.losses import GAN_LOSSES
     lab = sub.add_parser("lab", parents=[common], help="watch a 2-D GAN train: D's surface and G's gradients, as a GIF "
                                                        "and an HTML page",
                          description="Trains a GAN on a 2-D data set and writes DIR/lab.gif and DIR/lab.html (play, "
@@ -177,8 +180,6 @@ def _parser():
 
 
 def _train(args):
-    from .gan.config import DEFAULTS, make_config
-    from .gan.runner import resume_config, train
     if args.resume:
         if args.out and os.path.abspath(args.out) != os.path.abspath(args.resume):
             raise ValueError(f"--resume {args.resume} continues the run in that folder; --out names another")
@@ -200,8 +201,6 @@ def _train(args):
 
 
 def _sample(args):
-    from .gan.runner import open_run
-    from .io import save_npy
     kind = os.path.splitext(args.output)[1].lower()
     if kind not in (".npy", ".png"):
         raise ValueError(f"-o {args.output}: expected a .npy file (the arrays) or a .png file (an image grid)")
@@ -215,7 +214,6 @@ def _sample(args):
                                 "(train with --conditional)"))
         labels = B.host.full(args.n, args.label)
     if kind == ".png":
-        from .evaluation.plot import plot_image_grid, pyplot
         pyplot()  # before drawing: a missing matplotlib is said first
         if trainer.sample(1).ndim != 4:
             raise ValueError("a .png grid needs image samples; this run draws points (use a .npy file)")
@@ -229,8 +227,6 @@ def _sample(args):
 
 
 def _interpolate(args):
-    from .evaluation.plot import plot_walks, pyplot
-    from .gan.runner import open_run
     if not args.output.lower().endswith(".png"):
         raise ValueError(f"-o {args.output}: expected a .png file")
     if args.steps < 2 or args.steps > 100 or args.pairs > 100:
@@ -245,9 +241,6 @@ def _interpolate(args):
 
 
 def _evaluate(args):
-    from .evaluation.evaluators import make_evaluator
-    from .gan.rundir import encode
-    from .gan.runner import open_run
     if args.n is not None and args.n < MIN_EVAL_SAMPLES:
         raise ValueError(f"-n {args.n}: evaluate needs at least {MIN_EVAL_SAMPLES} samples; fewer leave the "
                          f"metrics to chance")
@@ -262,9 +255,6 @@ def _evaluate(args):
 
 
 def _plot(args):
-    from .evaluation.evaluators import make_evaluator
-    from .evaluation.plot import pyplot
-    from .gan.runner import draw_final_plots, open_run
     pyplot()
     trainer, ds, cfg, rd, ckpt = open_run(args.checkpoint, args.data_dir)
     records = rd.read_records(ckpt.step, ckpt.identity and ckpt.identity["id"], warn=lambda _: None)
@@ -277,8 +267,6 @@ def _plot(args):
 
 
 def _train_classifier(args):
-    from .data import fashion_mnist
-    from .evaluation import classifier
     path = args.out or classifier.default_path()
     classifier.check_output(path)  # before two epochs of training, not after
     train_data, test_data = fashion_mnist("train", args.data_dir), fashion_mnist("test", args.data_dir)
@@ -290,7 +278,6 @@ def _train_classifier(args):
 
 
 def _lab(args):
-    from .gan.lab import run_lab
     if args.d_warmup < 0:
         raise ValueError(f"--d-warmup must be 0 or more, got {args.d_warmup}")
     paths = run_lab(args.data, steps=args.steps, loss=args.loss, out=args.out, frames=args.frames, seed=args.seed,
@@ -299,7 +286,6 @@ def _lab(args):
 
 
 def _exercise(args) -> int:
-    from . import exercises
     if args.action == "list":
         print(exercises.listing())
     elif args.action == "start":
@@ -316,7 +302,6 @@ def _exercise(args) -> int:
 
 
 def _interrupted(exc) -> int:
-    from .gan.runner import RunInterrupted
     if isinstance(exc, RunInterrupted):
         print(f"npgan: {one_line(exc)}", file=sys.stderr)
     else:  # a second Ctrl-C, mid-step: the last checkpoint stands
@@ -333,7 +318,6 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     debug = args.debug or os.environ.get("NPGAN_DEBUG", "") not in ("", "0")
     runtime.keep_freed_memory()  # each training step reuses the memory the last one freed (opt-out: env)
-    from .gan.runner import RunInterrupted, TrainingDiverged
     try:
         if B.environment_error():
             raise ValueError(B.environment_error())

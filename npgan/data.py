@@ -25,8 +25,10 @@ import hashlib
 import math
 import os
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from . import backend as B
+from .idx import read_idx
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,6 @@ class MixtureData:
         """F^-1(u) for the single-Gaussian 1-D set (the generator's ideal transform of noise)."""
         if self.dim != 1 or self.n_modes != 1:
             raise ValueError(f"{self.name}: inverse CDF is provided for a single 1-D Gaussian only")
-        from statistics import NormalDist
         nd = NormalDist(self.means[0][0], self.std)
         return B.host.vectorize(nd.inv_cdf)(B.host.clip(B.host.asarray(u, dtype=float), 1e-12, 1 - 1e-12))
 
@@ -203,7 +204,6 @@ def fashion_mnist(split: str = "train", directory=None) -> ImageData:
     folder ``/usr/share/datasets/fashion-mnist``. Files are the original IDX files,
     gzip-compressed or not.
     """
-    from .idx import read_idx
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     directory = image_dir(directory)

@@ -21,6 +21,8 @@ import contextlib
 import signal
 import threading
 
+from tqdm import tqdm
+
 LR_DECAYS = ("linear", "none")
 
 
@@ -79,7 +81,6 @@ def fit(step_fn, optimizers, *, lr: float, total: int, start: int = 0, stop: int
     stop = total if stop is None else min(stop, total)
     bar = None
     if progress is not None:
-        from tqdm import tqdm
         bar = tqdm(total=total, initial=start, desc=progress, unit="step", dynamic_ncols=True)
     sums, count, done = {}, 0, start
     try:

@@ -1,5 +1,7 @@
-"""The benchmark scripts run (a smoke test on the smallest model; no timing is asserted)."""
+"""The benchmarks run (a smoke test on the smallest model; no timing is asserted), each as
+``python -m benchmarks.NAME`` from the repository root, as documented."""
 
+import importlib
 import os
 import subprocess
 import sys
@@ -11,11 +13,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _bench_module(name):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        return __import__(name)
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    return importlib.import_module(f"benchmarks.{name}")
+
+
+def _run(name, *args, timeout=300):
+    """``python -m benchmarks.NAME ARGS`` from the repository root."""
+    return subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
 
 
 class FakeClock:
@@ -43,27 +47,24 @@ def test_time_ab_alternates_blocks_and_returns_each_median(monkeypatch):
 
 
 def test_iteration_benchmark_runs_on_toy2d_and_its_json_is_a_cpu_reference(tmp_path):
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "iteration.py"), "--models", "toy2d",
-                          "--batches", "32", "64", "--repeat", "2", "--threads", "1", "--backends", "numpy",
-                          "--json", str(tmp_path / "cpu.json")], capture_output=True, text=True, timeout=300)
+    out = _run("iteration", "--models", "toy2d", "--batches", "32", "64", "--repeat", "2", "--threads", "1",
+               "--backends", "numpy", "--json", tmp_path / "cpu.json")
     assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"# {_bench_module('common').machine_line()}; NumPy ")  # the one header format
     rows = [line.split() for line in out.stdout.splitlines() if line.startswith("toy2d")]
     assert [r[1] for r in rows] == ["32", "64"] and all(float(r[3]) > 0 for r in rows)
     reference, label = _bench_module("iteration").load_reference(tmp_path / "cpu.json")
     assert set(reference) == {("toy2d", 32), ("toy2d", 64)}
     assert abs(reference[("toy2d", 64)] - float(rows[1][3])) <= 0.0051  # the printed ms (2 decimals)
     assert label.startswith(f"{os.cpu_count()}-core CPU, 1 thr, ")
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "iteration.py"), "--models", "toy2d",
-                          "--batches", "32", "--repeat", "2", "--threads", "1", "--backends", "numpy", "--no-torch",
-                          "--cpu-reference", str(tmp_path / "cpu.json")], capture_output=True, text=True, timeout=300)
+    out = _run("iteration", "--models", "toy2d", "--batches", "32", "--repeat", "2", "--threads", "1",
+               "--backends", "numpy", "--no-torch", "--cpu-reference", tmp_path / "cpu.json")
     assert out.returncode == 0, out.stderr
     assert " vs " not in out.stdout  # speed-ups only on GPU rows
 
 
 def test_profile_step_times_every_layer_and_optimiser_step_once_per_call():
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "profile_step.py"), "--model", "toy2d",
-                          "--batch", "16", "--repeat", "2", "--threads", "1"],
-                         capture_output=True, text=True, timeout=300)
+    out = _run("profile_step", "--model", "toy2d", "--batch", "16", "--repeat", "2", "--threads", "1")
     assert out.returncode == 0, out.stderr
     calls = {" ".join(line.split()[:3]): int(line.split()[3]) for line in out.stdout.splitlines()
              if line[:2] in ("G.", "D.", "G ", "D ")}
@@ -101,9 +102,7 @@ def test_gpu_check_benchmark_and_profile_commands_run(tmp_path):
 
 
 def test_quality_script_writes_its_table_under_out(tmp_path):
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "quality.py"), "--seeds", "0", "--data",
-                          "ring8", "--trainers", "gan", "--steps", "3", "--out", str(tmp_path)],
-                         capture_output=True, text=True, timeout=300)
+    out = _run("quality", "--seeds", "0", "--data", "ring8", "--trainers", "gan", "--steps", "3", "--out", tmp_path)
     assert out.returncode == 0, out.stderr
     rows = [r for r in (tmp_path / "QUALITY.md").read_text().splitlines() if r.startswith("| ring8 | gan |")]
     assert len(rows) == 1 and "/8 |" in rows[0]
@@ -116,9 +115,7 @@ def test_mode_profile_script_prints_a_row_per_checkpoint(tmp_path):
     cfg = make_config(data="ring8", trainer="mmd", steps=4, log_every=4, hidden=8, depth=1, batch_size=16,
                       eval_samples=100, eval_mmd=50)
     train(cfg, tmp_path / "run", progress=False, plots=False)
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "mode_profile.py"),
-                          str(tmp_path / "run" / "checkpoint.npz"), "-n", "500"],
-                         capture_output=True, text=True, timeout=120)
+    out = _run("mode_profile", tmp_path / "run" / "checkpoint.npz", "-n", "500", timeout=120)
     assert out.returncode == 0, out.stderr
     row = out.stdout.splitlines()[-1].split()
     assert row[0].endswith("checkpoint.npz") and len(row) == 5 and row[1].endswith("%")
@@ -129,8 +126,7 @@ def test_gpu_check_says_in_one_line_that_no_device_is_usable(tmp_path):
     if B.cupy_available():
         import pytest
         pytest.skip("a CUDA device is usable here: gpu_check runs its checks instead")
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--out", str(tmp_path)],
-                         capture_output=True, text=True, timeout=120)
+    out = _run("gpu_check", "--out", tmp_path, timeout=120)
     assert out.returncode == 3
     lines = out.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("gpu_check: no usable CUDA device: ")
@@ -147,17 +143,14 @@ def test_gpu_check_compares_runs_by_modes_and_quality():
 
 
 def test_penalty_benchmark_prints_a_ratio_per_penalty():
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "penalty.py"), "--batch", "4",
-                          "--repeat", "2", "--threads", "1"], capture_output=True, text=True, timeout=300)
+    out = _run("penalty", "--batch", "4", "--repeat", "2", "--threads", "1")
     assert out.returncode == 0, out.stderr
     rows = {line.split()[0]: line.split() for line in out.stdout.splitlines() if line[:2] in ("gp", "r1")}
     assert set(rows) == {"gp", "r1"} and all(float(r[3]) > 1.0 for r in rows.values())
 
 
 def test_contention_benchmark_times_quiet_and_busy():
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "contention.py"), "--models", "ring8",
-                          "--seconds", "0.2", "--policy", "npgan", "one"], capture_output=True, text=True,
-                         timeout=300)
+    out = _run("contention", "--models", "ring8", "--seconds", "0.2", "--policy", "npgan", "one")
     assert out.returncode == 0, out.stderr
     rows = [line.split() for line in out.stdout.splitlines() if line.startswith("ring8")]
     assert [r[1] for r in rows] == ["npgan", "one"] and rows[1][2] == "1/1"
@@ -223,3 +216,25 @@ def test_pytorch_runs_on_the_device_of_npgans_backend():
     device, sync = torch_device(fake_torch(True), "cupy")
     assert device == "cuda" and sync() == "synced"
     assert torch_device(fake_torch(False), "cupy") is None  # a CPU-only PyTorch is not timed beside CuPy
+
+
+def test_benchmarks_and_demos_run_as_modules_and_leave_sys_path_alone():
+    for path in sorted([*ROOT.glob("benchmarks/*.py"), *ROOT.glob("demos/*.py")]):
+        text = path.read_text()
+        assert "sys.path" not in text and "PYTHONPATH" not in text, path
+        if path.stem != "__init__" and path.stem != "common":
+            assert f"python -m {path.parent.name}.{path.stem}" in text, f"{path}: its docstring shows the command"
+
+
+def test_every_table_starts_with_the_same_header():
+    common = _bench_module("common")
+    line = common.header_line("backend numpy", "", "float32", threads=2, allocator="allocator: default")
+    parts = line.split("; ")
+    assert parts[0] == common.machine_line() and parts[1].startswith("NumPy ")
+    assert parts[3:] == ["2 thread(s)", "allocator: default", "backend numpy", "float32"]  # empty details left out
+    table = _bench_module("baselines").table(
+        [{"method": "dcgan", "seed": 0, "command": "npgan train --data fashion-mnist --seed 0", "fd": 30.0,
+          "precision": 0.5, "recall": 0.4, "density": 0.9, "coverage": 0.8, "kid": 0.02, "minutes": 6.0}], [0], 1)
+    assert table.startswith(f"Mean ± std over seeds 0 ({common.machine_line()}; NumPy ")
+    assert "1 thread(s) per run)." in table.splitlines()[0]
+    assert "    npgan train --data fashion-mnist --seed S --out RUN" in table

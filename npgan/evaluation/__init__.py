@@ -4,11 +4,12 @@
   distance and class coverage;
 * ``classifier``: the small Fashion-MNIST classifier (trained with npgan) whose
   features give the Frechet distance;
-* ``evaluators``: what a training run measures and draws at each logging step,
-  per kind of data;
 * ``plot``: the figures (matplotlib, the ``plot`` extra).
+
+What a training run measures and draws at each logging step (it reads the run's config and
+draws from its trainer) is ``npgan.gan.evaluators``, one layer up.
 """
 
-from . import classifier, evaluators, metrics, plot
+from . import classifier, metrics, plot
 
-__all__ = ["metrics", "classifier", "evaluators", "plot"]
+__all__ = ["metrics", "classifier", "plot"]

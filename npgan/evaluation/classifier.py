@@ -3,9 +3,8 @@
 The FID (Heusel et al. 2017) compares real and generated images in the feature
 space of an Inception network trained on ImageNet. npgan has no such network and
 downloads nothing, so it trains its own: a two-convolution classifier on
-Fashion-MNIST (88.4% test accuracy after 2 epochs, 40 s on one CPU core),
-built from npgan's layers and trained with npgan's Adam and softmax
-cross-entropy. Its 128 penultimate activations are the features
+Fashion-MNIST, small enough to train in two epochs on a CPU, built from npgan's
+layers and trained with npgan's Adam and softmax cross-entropy. Its 128 penultimate activations are the features
 (``Classifier.features``); its predicted labels give the class coverage of a
 generator (``npgan.evaluation.metrics.class_coverage``).
 
@@ -178,8 +177,8 @@ def train(train_data, test_data, epochs: int = 2, batch_size: int = 128, lr: flo
     """Train the classifier on ``train_data`` (an ``npgan.data.ImageData``); test on ``test_data``.
 
     A measuring instrument: ``threads`` = 1 BLAS thread by default, so a machine builds the
-    same one busy or quiet (rounding depends on the thread count: 88.36% on one, 88.22% on
-    two, 38 s against 28 s). ``None``: the current thread setting.
+    same one busy or quiet (a matrix product's rounding depends on how many threads share it,
+    and the trained weights with it). ``None``: the current thread setting.
 
     Adam with the learning rate decayed linearly to 0 (``npgan.training.fit``); each epoch
     visits every training image once in a seeded random order. Reference statistics are

@@ -25,7 +25,10 @@ import io
 import json
 import math
 import os
+import textwrap
 from dataclasses import dataclass
+
+from tqdm import tqdm
 
 from .. import backend as B
 from ..io import atomic_write
@@ -112,7 +115,7 @@ def fit_scene(scene: LabScene, frames, arrow_scale=None) -> LabScene:
 
 def _pastel(plt):
     """PRGn (purple: fake, green: real) mixed half with white, so that the dots stand out."""
-    from matplotlib.colors import ListedColormap
+    from matplotlib.colors import ListedColormap  # optional: matplotlib (the plot extra)
     base = plt.get_cmap("PRGn")(B.host.linspace(0, 1, 256))
     base[:, :3] = 0.5 + 0.5 * base[:, :3]
     return ListedColormap(base)
@@ -194,7 +197,6 @@ def _key_arrow(ax, scene: LabScene) -> None:
 
 
 def _wrap(text: str, width: int) -> str:
-    import textwrap
     return "\n".join(textwrap.wrap(text, width))
 
 
@@ -211,7 +213,6 @@ def render_frames(frames, scene: LabScene, dpi: int = 80, progress: bool = False
     """Every frame as PNG bytes, all the same size."""
     frames = list(frames)
     if progress:
-        from tqdm import tqdm
         return [figure_png(frame_figure(f, scene, frames[:i]), dpi)
                 for i, f in enumerate(tqdm(frames, desc="drawing frames", unit="frame", dynamic_ncols=True))]
     return [figure_png(frame_figure(f, scene, frames[:i]), dpi) for i, f in enumerate(frames)]
@@ -219,7 +220,7 @@ def render_frames(frames, scene: LabScene, dpi: int = 80, progress: bool = False
 
 def _pillow():
     try:
-        from PIL import Image
+        from PIL import Image  # optional: Pillow, which comes with matplotlib (the plot extra)
     except ImportError:
         raise RuntimeError("the lab's GIF needs Pillow (matplotlib's dependency): pip install -e '.[plot]'") from None
     return Image

@@ -10,13 +10,15 @@ import os
 
 from .. import backend as B
 from ..io import TEMP_PREFIX, atomic_write
+from .metrics import latent_mode_map
+from .walks import walk
 
 
 def pyplot():
     """matplotlib's pyplot on the file-only Agg backend; a ``RuntimeError`` in one line where
     matplotlib is missing or cannot start (``npgan train`` asks before it trains)."""
     try:
-        import matplotlib
+        import matplotlib  # optional: matplotlib (the plot extra); this call says so in one line
     except ImportError:
         raise RuntimeError("plots need matplotlib: pip install -e '.[plot]'") from None
     except ValueError as exc:  # e.g. MPLBACKEND naming no backend: matplotlib refuses to import
@@ -25,7 +27,7 @@ def pyplot():
             if backend else "matplotlib cannot start"
         raise RuntimeError(f"{hint} ({' '.join(str(exc).split())[:120]})") from None
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # optional: matplotlib (the plot extra)
     return plt
 
 
@@ -121,7 +123,7 @@ def mode_colours(modes):
     modes' bounding box (hue with x, from red to violet; from dark and saturated to light with
     y), so that neighbouring modes get related colours and a map coloured by mode shows the
     data's layout."""
-    from matplotlib.colors import hsv_to_rgb
+    from matplotlib.colors import hsv_to_rgb  # optional: matplotlib (the plot extra)
     m = B.host.asarray(modes, dtype=B.host.float64)
     lo, hi = m.min(axis=0), m.max(axis=0)
     u, v = ((m - lo) / B.host.where(hi > lo, hi - lo, 1.0)).T
@@ -132,7 +134,6 @@ def plot_latent_map(trainer, dataset, path, n: int = 201, title: str = "") -> st
     """G's map of a 2-D latent space: each z coloured by the mode G(z) lands on (left), and the
     modes in the same colours (right); grey where G(z) is not within 3 std of a mode, and a
     black cross on every mode that no z reaches (``npgan.evaluation.metrics.latent_mode_map``)."""
-    from .metrics import latent_mode_map
     plt = pyplot()  # before mode_colours: it needs matplotlib
     assign, extent = latent_mode_map(trainer, dataset, n)
     modes = dataset.modes()
@@ -163,7 +164,6 @@ def plot_walks(trainer, dataset, path, pairs: int = 6, steps: int = 10, title: s
     """Walks between random noise pairs (``npgan.evaluation.walks``): for image models a grid with
     a row per pair and path (linear, then spherical), ``steps`` images each; for 2-D data the
     paths of G(z) drawn over the data, one colour per pair (solid: spherical, dotted: linear)."""
-    from .walks import walk
     plt = pyplot()
     state = B.get_rng_state()
     walks = {}
@@ -198,8 +198,8 @@ def plot_walks(trainer, dataset, path, pairs: int = 6, steps: int = 10, title: s
 def grid_animation(frames, path, fps: float = 4.0) -> str:
     """An animated GIF of the PNG files ``frames`` (the fixed-noise grids of a run, in order),
     written atomically."""
-    from matplotlib import animation
-    from matplotlib.image import imread
+    from matplotlib import animation  # optional: matplotlib (the plot extra)
+    from matplotlib.image import imread  # optional: matplotlib (the plot extra)
     plt = pyplot()
     images = [imread(f) for f in frames]
     if not images:

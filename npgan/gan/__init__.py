@@ -6,7 +6,8 @@
 * ``losses``: the GAN losses as objects, and the ``GAN_LOSSES`` registry;
 * ``models``: network builders (MLPs, DCGAN-28);
 * ``config``: defaults, per-data-set recipes and checks of a run's config;
-* ``runner``: a run folder: train, checkpoint, log, plot, resume.
+* ``runner``: a run folder: train, checkpoint, log, plot, resume;
+* ``evaluators``: what a run measures and draws at each logging step, per kind of data.
 """
 
 from .adversarial import GANTrainer, pack_samples

@@ -21,6 +21,8 @@ import json
 
 from .. import backend as B
 from ..io import save_npz
+from ..optim import Optimizer
+from .conditional import balanced_labels, with_labels
 from .rundir import read_checkpoint
 
 NOISE = ("normal", "uniform")
@@ -82,7 +84,6 @@ class Trainer:
 
     def optimizers(self) -> list:
         """The optimisers a learning-rate schedule sets (those among ``_parts``)."""
-        from ..optim import Optimizer
         return [part for _, part in self._parts() if isinstance(part, Optimizer)]
 
     def rows_per_step(self, batch_size: int) -> int:
@@ -101,7 +102,6 @@ class Trainer:
             if labels is not None:
                 raise ValueError(f"{type(self).__name__} is not conditional: it takes no labels")
             return z
-        from .conditional import balanced_labels, with_labels
         labels = balanced_labels(z.shape[0], self.num_classes) if labels is None else labels
         return with_labels(z, labels, self.num_classes)
 

@@ -11,7 +11,7 @@ chosen trainer's ``defaults``; the data set's entry in ``RECIPES`` and, under it
 ``"by_trainer"`` key, the part for that trainer; the loss's own defaults; then the
 caller's overrides (``None`` meaning "not given"). The result is checked before anything
 is built, and paths are made absolute, so a run reads the same files from any folder.
-Why each recipe is what it is, with its measurements: CHANGELOG.md and benchmarks/QUALITY.md.
+The comment above ``RECIPES`` gives each recipe's reason.
 """
 
 from __future__ import annotations

@@ -49,8 +49,7 @@ class MMDTrainer(Trainer):
     discriminator's gradient follows the density *ratio*, which is large there.
 
     **Defaults.** lr $10^{-2}$ and uniform noise on $[-1, 1]^d$, $d$ the latent size (a bounded
-    latent leaves no far tail of $z$ to extrapolate into stray samples); their measurements are
-    in benchmarks/QUALITY.md.
+    latent leaves no far tail of $z$ to extrapolate into stray samples).
     """
 
     name = "mmd"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import nn
+from ..data import is_image
 
 
 def mlp_generator(latent_dim: int, out_dim: int, hidden: int = 128, depth: int = 2,
@@ -78,7 +79,6 @@ D_NORMS = ("auto", "batch", "layer", "spectral", "none")
 
 def build_networks(cfg: dict, dataset, discriminator: bool = True):
     """(generator, discriminator or None) for a config's model and data set."""
-    from ..data import is_image
     k = dataset.num_classes if cfg.get("conditional") else 0  # one-hot labels join G's and D's inputs
     z, m = cfg["latent_dim"] + k, cfg["pack"]
     if not is_image(cfg["data"]):

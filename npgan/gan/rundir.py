@@ -196,7 +196,7 @@ class RunDir:
         os.makedirs(self.path, exist_ok=True)
         f = open(os.path.join(self.path, LOCK), "a+")
         try:
-            import fcntl
+            import fcntl  # optional: POSIX only; elsewhere the folder is not locked
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except ImportError:  # pragma: no cover - not POSIX: no lock, as documented
             pass

@@ -17,10 +17,10 @@ import os
 from .. import backend as B
 from ..data import get_dataset
 from ..evaluation import plot
-from ..evaluation.evaluators import make_evaluator
 from ..training import fit, stop_requests
 from .base import TRAINERS
 from .config import make_config
+from .evaluators import make_evaluator
 from .models import build_networks
 from .rundir import RunDir, RunDirError, RunInterrupted, TrainingDiverged, check_finite, new_identity
 

@@ -93,7 +93,7 @@ def test_no_command_reads_a_checkpoint_with_non_finite_weights(tmp_path, capsys,
 def test_evaluate_prints_strict_json_or_one_error_line(tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     assert train_cli(out) == 0
-    from npgan.evaluation import evaluators
+    from npgan.gan import evaluators
     monkeypatch.setattr(evaluators, "evaluate", lambda *a, **k: {"mmd2": float("nan"), "modes": 8})
     capsys.readouterr()
     assert main(["evaluate", str(out)]) == 2

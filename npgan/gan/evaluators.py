@@ -19,21 +19,29 @@ a logging step's metrics, so only ``npgan evaluate`` reports it (``measure(..., 
 Both draw their random numbers with the training random state saved and
 restored around them (``preserved_rng``), so evaluating never changes what is
 trained.
+
+They live in ``npgan.gan``, beside the runner that calls them, because they read a run's
+config and draw a conditional trainer's samples for balanced labels (``npgan.gan.conditional``);
+the measures and figures themselves are ``npgan.evaluation``'s, which reads no run config.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 
 from .. import backend as B
 from ..backend import preserved_rng
+from ..data import get_dataset, is_image
+from ..evaluation import plot
+from ..evaluation.classifier import Classifier, default_path
+from ..evaluation.metrics import evaluate, kid, label_accuracy, mode_assignment, prdc
 from ..io import atomic_write
-from .metrics import evaluate, kid, prdc
+from .conditional import balanced_labels
 
 
 def _drawn_labels(trainer, n: int):
     """The labels a conditional trainer's samples are drawn for (every class in turn), else None."""
-    from ..gan.conditional import balanced_labels
     return balanced_labels(n, trainer.num_classes) if trainer.num_classes else None
 
 
@@ -48,10 +56,8 @@ class MixtureEvaluator:
     """Mode metrics, MMD^2 and PRDC at each logging step; samples.png and latent_map.png at the end.
 
     Precision, recall, density and coverage are O(n^2), like MMD^2, so they take its sample
-    size (``eval_mmd``). Measured on a shared 2-core AMD EPYC at the default sizes (2,500
-    samples, 1,000 of them for the O(n^2) metrics): they add about 0.05 to 0.13 s to a logging
-    step's metrics (0.1 to 0.3 s without them), well under 1% of the 500 training steps between
-    logs; KID, 100 subsets of 1,000 points, takes about 3 to 7 s, so only ``npgan evaluate``
+    size (``eval_mmd``), which keeps them a small part of a logging step. KID, averaged over
+    many subsets, costs many times a logging step's metrics, so only ``npgan evaluate``
     reports it."""
 
     def __init__(self, cfg: dict, dataset, out_dir):
@@ -69,7 +75,6 @@ class MixtureEvaluator:
         samples = trainer.sample(n)
         out = evaluate(samples, self.ds, n_mmd=min(n, self.cfg["eval_mmd"]))
         if trainer.num_classes:  # each mode is a class: does a sample of class k land on mode k?
-            from .metrics import label_accuracy, mode_assignment
             assigned = mode_assignment(samples, self.ds.modes(), self.ds.std)
             out.update(label_accuracy(assigned, _drawn_labels(trainer, n), trainer.num_classes))
         with preserved_rng():
@@ -90,7 +95,6 @@ class MixtureEvaluator:
                                     "precision", "recall", "density", "coverage", "label_accuracy") if k in rec}
 
     def final_plots(self, trainer, records) -> list:
-        from . import plot
         cfg, last = self.cfg, records[-1]
         with preserved_rng():
             samples = trainer.sample(cfg["eval_samples"])
@@ -109,16 +113,13 @@ class ImageEvaluator:
     """A sample grid at each logging step; FD, class coverage and PRDC where a classifier exists.
 
     Precision, recall, density and coverage compare the generated images' classifier
-    features with those of as many test images. Measured on a shared 2-core AMD EPYC at the
-    default sizes (2,000 images, 128 features): they add about 0.3 to 0.4 s to a logging
-    step, about 20% of its metrics and 10% of the whole step with its grid (the test
-    features, about 0.5 s, are computed once); KID, 100 subsets of 1,000 images, takes about
-    3.5 to 7 s, so only ``npgan evaluate`` reports it."""
+    features with those of as many test images; the test images' features are computed once
+    per sample size and reused at every logging step. KID, averaged over many subsets, costs
+    many times a logging step's metrics, so only ``npgan evaluate`` reports it."""
 
     GRID = 64  # an 8x8 sample grid
 
     def __init__(self, cfg: dict, dataset, out_dir, log=print):
-        from .classifier import Classifier, default_path
         self.cfg, self.ds, self.out_dir = cfg, dataset, out_dir
         self.grid_noise = None  # drawn at the first call, from the seed: the same after --resume
         self.classifier, self._floors, self._real = None, {}, {}  # the real-image FD floor, test features per size
@@ -136,7 +137,6 @@ class ImageEvaluator:
                 f"(create it once with: npgan train-classifier)")
 
     def __call__(self, trainer) -> dict:
-        from . import plot
         rec = {}
         k = trainer.num_classes
         if self.grid_noise is None:
@@ -185,7 +185,6 @@ class ImageEvaluator:
         """Classifier features of n test images (all of them if fewer), drawn from their own seed
         once per size, so the training log and ``npgan evaluate`` compare with the same images."""
         if n not in self._real:
-            from ..data import get_dataset
             test = get_dataset(self.cfg["data"], self.cfg["data_dir"], split="test")
             with preserved_rng():
                 B.seed(self.cfg["seed"] + 3_000_003)
@@ -207,9 +206,6 @@ class ImageEvaluator:
 
     def final_plots(self, trainer, records) -> list:
         """The latest grid is samples.png already; add grids/training.gif, every grid in order."""
-        import glob
-
-        from . import plot
         frames = sorted(glob.glob(os.path.join(self.out_dir, "grids", "step_*.png")))
         gif = plot.grid_animation(frames, os.path.join(self.out_dir, "grids", "training.gif"))
         return [os.path.join(self.out_dir, "samples.png"), gif]
@@ -226,7 +222,6 @@ def real_floor(classifier, dataset, cfg: dict, n: int | None = None) -> float:
 
 def make_evaluator(cfg: dict, dataset, out_dir, log=print):
     """The evaluator for the run's kind of data (``log`` takes its notes)."""
-    from ..data import is_image
     if is_image(cfg["data"]):
         return ImageEvaluator(cfg, dataset, out_dir, log)
     return MixtureEvaluator(cfg, dataset, out_dir)
