@@ -104,7 +104,7 @@ class NCCLCommunicator(MPICommunicator):
 
     def __init__(self, mpi):
         super().__init__(mpi)
-        cuda = B.get_backend().cuda
+        self.cuda = cuda = B.get_backend().cuda
         cuda.Device(self.rank % cuda.runtime.getDeviceCount()).use()
         self.nccl = cuda.nccl
         uid = self.bcast(self.nccl.get_unique_id() if self.rank == 0 else None)
@@ -114,7 +114,7 @@ class NCCLCommunicator(MPICommunicator):
     def allreduce(self, a):
         if B.array_backend(a) != "cupy":
             return super().allreduce(a)
-        stream = B.get_backend().cuda.get_current_stream().ptr
+        stream = self.cuda.get_current_stream().ptr
         self.device_comm.allReduce(a.data.ptr, a.data.ptr, a.size, self._types[a.dtype.name],
                                    self.nccl.NCCL_SUM, stream)
         return a
