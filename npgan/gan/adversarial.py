@@ -36,6 +36,17 @@ def unpack_grad(g, shape):
     return g.reshape(shape)
 
 
+def _buffers(layer) -> list:
+    return [(name, a.copy()) for name, a in layer.named_buffers()]
+
+
+def _set_state(layer, rng_state, buffers) -> None:
+    """Put back a random state and a layer's buffers saved by `_buffers`."""
+    B.set_rng_state(rng_state)
+    for name, saved in buffers:
+        layer.set_buffer(name, saved)
+
+
 @register_trainer
 class GANTrainer(Trainer):
     r"""Adversarial training of `generator` against `discriminator`: Algorithm 1 of Goodfellow et al. (2014).
@@ -76,7 +87,13 @@ class GANTrainer(Trainer):
     $$
 
     The losses themselves are objects in `npgan.gan.losses` (these two and any other registered
-    there), whose docstrings derive their gradients.
+    there), whose docstrings derive their gradients; `npgan.gan.losses` states their contract.
+    For a separable loss, D's loss a real term plus a fake term, the trainer calls the two
+    terms, each right after its pass of D, which backpropagates at once (D's layers cache one
+    pass). A `joint` loss (the relativistic one) gets D's outputs on both batches together
+    (`discriminator(real_out, fake_out)`), so D's real pass runs again, from the same random
+    state and buffers, for its backward; and G's step runs D on the real minibatch too, for
+    `generator(fake_out, real_out)`.
 
     **One `train_step`** (Algorithm 1, with Adam where the paper has momentum SGD), for $k$ =
     `d_steps` and a minibatch size $N$:
@@ -160,7 +177,7 @@ class GANTrainer(Trainer):
         return labels
 
     def discriminator_gradients(self, real, z=None, labels=None) -> dict:
-        r"""$L_D$ (the loss's real and fake terms, plus any penalty) and its gradients in D's `.grad` (zeroed first).
+        r"""$L_D$ (the loss on D's outputs for both batches, plus any penalty) and its gradients in D's `.grad` (zeroed first).
 
         Conditional: the fakes get the real samples' `labels`.
         """
@@ -169,17 +186,42 @@ class GANTrainer(Trainer):
         z = self.sample_noise(real.shape[0]) if z is None else z
         fake = G.forward(self.generator_input(z, labels), training=True)
         D.zero_grad()
-        out_real = self._d_out(real, labels)
-        loss_real, g = self.loss.discriminator_real(out_real)
         with data_input(D):  # D's input gradient is not needed here: G is not being updated
-            D.backward(g)  # backward right after its forward: the layers cache one pass
-            out_fake = self._d_out(fake, labels)
-            loss_fake, g = self.loss.discriminator_fake(out_fake)
-            D.backward(g)  # adds to the real pass's gradients
-        stats = {"d_loss": loss_real + loss_fake, "d_real": self.loss.probability(out_real).mean(),
+            passes = self._joint_passes if self.loss.joint else self._separate_passes
+            d_loss, out_real, out_fake = passes(real, fake, labels)
+        stats = {"d_loss": d_loss, "d_real": self.loss.probability(out_real).mean(),
                  "d_fake": self.loss.probability(out_fake).mean()}
         self._penalties(real, fake, stats)
         return stats
+
+    def _separate_passes(self, real, fake, labels):
+        """A separable loss: each of D's passes is backpropagated right after it ran (the layers cache one pass)."""
+        D = self.discriminator
+        out_real = self._d_out(real, labels)
+        loss_real, g = self.loss.discriminator_real(out_real)
+        D.backward(g)
+        out_fake = self._d_out(fake, labels)
+        loss_fake, g = self.loss.discriminator_fake(out_fake)
+        D.backward(g)  # adds to the real pass's gradients
+        return loss_real + loss_fake, out_real, out_fake
+
+    def _joint_passes(self, real, fake, labels):
+        """A joint loss needs both of D's outputs before either gradient: the real pass is run
+        again for its backward, from the random state and buffers it first started from, so
+        that it is the same pass; D then holds the buffers and the random state that the two
+        passes left, as in `_separate_passes`."""
+        D = self.discriminator
+        start = (B.get_rng_state(), _buffers(D))
+        out_real = self._d_out(real, labels)
+        out_fake = self._d_out(fake, labels)
+        d_loss, g_real, g_fake = self.loss.discriminator(out_real, out_fake)
+        D.backward(g_fake)  # the fake pass is the one D's layers hold
+        end = (B.get_rng_state(), _buffers(D))
+        _set_state(D, *start)
+        self._d_out(real, labels)
+        D.backward(g_real)  # adds to the fake pass's gradients
+        _set_state(D, *end)
+        return d_loss, out_real, out_fake
 
     def _penalties(self, real, fake, stats) -> None:
         """Add the gradient penalties' values to `stats` (and $L_D$) and their gradients to D."""
@@ -203,19 +245,29 @@ class GANTrainer(Trainer):
     def generator_gradients(self, real, z=None, labels=None):
         r"""$L_G$ on as many fakes as `real` has rows, and its gradients in G's `.grad` (zeroed first).
 
-        Only the size of `real` is used: G's loss sees fakes alone. The gradient flows
-        *through* D to $G(z)$, but D is frozen on the way: its weight gradients are not
-        computed (G's update does not use them) and its `.grad` is left as it was.
-        Conditional: without `labels`, the fakes are drawn for every class, in random order.
+        A separable loss's G loss sees the fakes alone, and only the size of `real` is used; a
+        joint loss is also given D's outputs on `real`, constants for G (D's pass on them is
+        not backpropagated). The gradient flows *through* D to $G(z)$, but D is frozen on the
+        way: its weight gradients are not computed (G's update does not use them) and its
+        `.grad` is left as it was. Conditional: without `labels`, the fakes are drawn for
+        every class, in random order; a joint loss needs the real samples' `labels`, which
+        the fakes then take, as in D's step.
         """
         D, G = self.discriminator, self.generator
         G.zero_grad()
         n = real.shape[0]
         z = self.sample_noise(n) if z is None else z
         if self.num_classes and labels is None:
+            if self.loss.joint:
+                raise ValueError(f"GANTrainer: the {self.loss.name} loss compares each fake with a real "
+                                 f"sample, so G's step needs the real samples' labels")
             labels = B.permutation(n) % self.num_classes  # every class, in random order
         fake = G.forward(self.generator_input(z, labels), training=True)
-        g_loss, g = self.loss.generator(self._d_out(fake, labels))
+        if self.loss.joint:  # D's pass on the real batch first: the fake pass is the one backpropagated
+            out_real = self._d_out(real, labels)
+            g_loss, g = self.loss.generator(self._d_out(fake, labels), out_real)
+        else:
+            g_loss, g = self.loss.generator(self._d_out(fake, labels))
         with frozen(D):
             grad_in = D.backward(g)
         shape = (n, fake.shape[1] + self.num_classes) + tuple(fake.shape[2:])
@@ -223,9 +275,10 @@ class GANTrainer(Trainer):
         G.backward(grad_fake)
         return g_loss
 
-    def generator_step(self, real) -> dict:
-        """One update of G through a fixed D (as many fakes as `real` has rows)."""
-        g_loss = self.generator_gradients(real)  # conditional: labels of every class
+    def generator_step(self, real, labels=None) -> dict:
+        """One update of G through a fixed D (as many fakes as `real` has rows; `labels`: the
+        real samples', which a conditional GAN with a joint loss needs)."""
+        g_loss = self.generator_gradients(real, labels=labels if self.loss.joint else None)
         norm = grad_norm(self.generator.parameters())
         self.g_opt.step()
         return {"g_loss": g_loss, "g_grad_norm": norm}
@@ -250,7 +303,7 @@ class GANTrainer(Trainer):
         for i in range(self.d_steps):
             part = None if labels is None else labels[i * m:(i + 1) * m]
             stats = self.discriminator_step(real_batch[i * m:(i + 1) * m], labels=part)
-        stats.update(self.generator_step(real_batch[:m]))
+        stats.update(self.generator_step(real_batch[:m], labels=None if labels is None else labels[:m]))
         self.step += 1
         stats["step"] = self.step
         return stats

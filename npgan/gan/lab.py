@@ -84,19 +84,25 @@ def lab_config(data="ring8", steps=2000, loss="non_saturating", seed=0, noise="u
                        noise=noise, **given)
 
 
-def generator_arrows(trainer, z):
+def generator_arrows(trainer, z, real=None):
     r"""`(fakes, arrows, out)` for noise `z`: $G(z)$, $-\partial L_G/\partial G(z)$ and D's outputs on the fakes.
 
     $L_G$ is the loss's generator term, the mean over the $N$ rows of `z`, exactly as a
     generator step computes it: the loss gives $\partial L_G/\partial\,\text{out}$ for D's
     outputs (logits, for the cross-entropy losses); D's backward, with D frozen, carries it
-    to D's input. D's parameters and their `.grad` are left as they were. G and D run in
-    evaluation mode (no BatchNorm statistics are updated).
+    to D's input. A joint loss (`GANLoss.joint`) compares each fake with a real sample: it
+    needs `real`, $N$ real samples, fake $n$ paired with real sample $n$. D's parameters and
+    their `.grad` are left as they were. G and D run in evaluation mode (no BatchNorm
+    statistics are updated).
     """
     G, D = trainer.generator, trainer.discriminator
+    if trainer.loss.joint and real is None:
+        raise ValueError(f"generator_arrows: the {trainer.loss.name} loss compares each fake with a real sample; "
+                         f"pass as many real samples as noise vectors")
+    out_real = D.forward(real, training=False) if trainer.loss.joint else None  # before the pass backpropagated
     fake = G.forward(trainer.generator_input(z), training=False)
     out = D.forward(fake, training=False)
-    _, grad_out = trainer.loss.generator(out)
+    _, grad_out = trainer.loss.generator(out, out_real) if trainer.loss.joint else trainer.loss.generator(out)
     with frozen(D):
         grad_fake = D.backward(grad_out)
     return fake, -grad_fake, out
@@ -147,7 +153,7 @@ def _setup(trainer, dataset, scene: LabScene, samples: int, heat_n: int = 101) -
 def snapshot(s: _Setup, step: int) -> LabFrame:
     """What the lab shows of the trainer now (host arrays)."""
     t = s.trainer
-    fake, arrows, out_fake = generator_arrows(t, s.z)  # first: D's backward follows its own forward
+    fake, arrows, out_fake = generator_arrows(t, s.z, s.real)  # first: D's backward follows its own forward
 
     def shown(out):
         return B.to_numpy(t.loss.probability(out) if s.probability else out)[:, 0]

@@ -1,29 +1,53 @@
 r"""The losses of the game: what D and G each minimise, as functions of D's outputs.
 
 A GAN loss is one class, registered under its name in `GAN_LOSSES` (`@register_loss`);
-`GANTrainer(loss=NAME)`, `npgan train --loss NAME` and the recipes find it there. D's loss
-is a sum of a term on the real samples and a term on the fakes, so a class gives three
-`(value, gradient)` pairs, each value the mean over the batch and each gradient the adjoint
-of D's output, $\partial L/\partial\,\text{out}$:
+`GANTrainer(loss=NAME)`, `npgan train --loss NAME` and the recipes find it there, and so do
+the generic tests. Values are means over the batch; gradients are adjoints of D's outputs,
+$\partial L/\partial\,\text{out}$, from which backprop starts. `out` is the discriminator's
+raw output, shape $(N, 1)$: a logit for the cross-entropy losses, used as it is by the
+others. Every loss has the *joint form*, two methods that see both batches:
 
-* `discriminator_real(out)`: D's loss term on $D(x)$, $x$ real;
-* `discriminator_fake(out)`: D's loss term on $D(G(z))$;
-* `generator(out)`: G's loss on $D(G(z))$.
+* `discriminator(real_out, fake_out) -> (value, dL_D/d real_out, dL_D/d fake_out)`: D's
+  loss from its outputs on $N$ real samples $D(x_n)$ and on $N$ fakes $D(G(z_n))$;
+* `generator(fake_out, real_out=None) -> (value, dL_G/d fake_out)`: G's loss on
+  $D(G(z_n))$. Only a `joint` loss is given `real_out`, $D(x_n)$: a constant for G, whose
+  parameters do not move it, so its adjoint is not returned.
 
-`out` is the discriminator's raw output, shape $(N, 1)$: a logit for the cross-entropy
-losses, used as it is by the others. Backprop starts from the returned gradient.
-`probability(out)` is what the training log reports as mean $D(x)$ and $D(G(z))$.
+**Separable losses** (every loss here but `RelativisticLoss`): D's loss is a term on the
+real samples plus a term on the fakes, and G's loss sees the fakes alone. Such a class
+writes `discriminator_real(out)` and `discriminator_fake(out)`, each `(value, gradient)`,
+and `generator(out)`; the inherited `discriminator` is their sum. The trainer calls the
+terms one by one: D's layers cache one pass, so it backpropagates the real pass before it
+runs the fake one (the generic tests check that the terms add up to `discriminator`).
 
-**At the optimal D.** Each class's docstring gives the loss, its gradient and the value of
-D's loss at the optimal discriminator. In expectation over the data and the noise, and
-since $G(z)$ with $z \sim p_z$ has density $p_g$, D's loss is an integral over the sample
-space, $\int \bigl(p_\text{data}(x)\, u(D(x)) + p_g(x)\, v(D(x))\bigr)\, dx$ for the
-loss's real and fake terms $u$ and $v$. Each point $x$ contributes through $D(x)$ alone, so
-an unconstrained optimal $D^*$ minimises the integrand point by point (the Wasserstein
-critic is constrained to be 1-Lipschitz instead: `WassersteinLoss`). The minimum $L_D^*$ is an affine
-function of a divergence between $p_\text{data}$ and $p_g$: `divergence` names it and
-`divergence_from(L_D*)` inverts that map (`demos/divergences.py` reads each divergence off
-a trained D this way).
+**Joint losses** (`joint = True`; the relativistic losses) couple the two batches: the
+class writes `discriminator` and `generator` itself, and the trainer calls them. It runs
+both of D's passes before any backward, replays the real one to backpropagate it (the same
+random draws and buffers), and gives G's loss D's outputs on the real batch too.
+
+**What each loss declares**, besides its derivation in its docstring:
+
+* `closed_form(real_out, fake_out)`: both losses' values, worked out by hand, when D
+  outputs the constant `real_out` on every real sample and `fake_out` on every fake;
+* `equilibrium()`: where the theory says the logged figures (`d_loss`, `g_loss`, `d_real`,
+  `d_fake`) end when $p_g = p_\text{data}$ and D is optimal, the loss curves' reference
+  lines, and `equilibrium_outputs()`: the constant outputs of such an optimal D (several
+  where it is not unique), at which those lines are the figures;
+* `probability(out)`: what the training log reports as mean $D(x)$ and $D(G(z))$;
+* `defaults`: the config settings it trains best with.
+
+**At the optimal D.** Each separable loss's docstring gives the value of D's loss at the
+optimal discriminator. In expectation over the data and the noise, and since $G(z)$ with
+$z \sim p_z$ has density $p_g$, D's loss is an integral over the sample space,
+$\int \bigl(p_\text{data}(x)\, u(D(x)) + p_g(x)\, v(D(x))\bigr)\, dx$ for the loss's real
+and fake terms $u$ and $v$. Each point $x$ contributes through $D(x)$ alone, so an
+unconstrained optimal $D^*$ minimises the integrand point by point (the Wasserstein critic
+is constrained to be 1-Lipschitz instead: `WassersteinLoss`). The minimum $L_D^*$ is an
+affine function of a divergence between $p_\text{data}$ and $p_g$: `divergence` names it
+and `divergence_from(L_D*)` inverts that map (`demos/divergences.py` reads each divergence
+off a trained D this way). Where $p_g = p_\text{data}$ the integrand is
+$p_\text{data}(x)\,\bigl(u(D(x)) + v(D(x))\bigr)$, minimised where $D(x)$ minimises
+$u + v$: the same constants at every $x$, which `equilibrium_outputs()` gives.
 """
 
 from __future__ import annotations
@@ -36,9 +60,15 @@ from ..nn.activations import sigmoid
 from .base import make_registrar
 
 GAN_LOSSES: dict = {}
+FIGURES = ("d_loss", "g_loss", "d_real", "d_fake")  # the logged figures `equilibrium` may give lines for
 
 
 register_loss = make_registrar(GAN_LOSSES, "register_loss")  # @register_loss on a GANLoss class
+
+
+def _softplus(u: float) -> float:
+    r"""$\log(1 + e^u)$ for one number, without overflow: the closed forms' building block."""
+    return max(u, 0.0) + math.log1p(math.exp(-abs(u)))
 
 
 def make_loss(loss="non_saturating", **options) -> "GANLoss":
@@ -60,6 +90,7 @@ class GANLoss:
     name = ""
     divergence = ""
     defaults: dict = {}  # config settings this loss trains best with (above the recipes, below flags)
+    joint = False  # True: `discriminator` couples the two batches, and `generator` reads D(x)
 
     def divergence_from(self, d_loss: float) -> float:  # pragma: no cover - abstract
         r"""The divergence between $p_\text{data}$ and $p_g$ that D's loss `d_loss` equals at the optimal D."""
@@ -69,14 +100,35 @@ class GANLoss:
         if label_smoothing:
             raise ValueError(f"the {self.name} loss has no label smoothing (got {label_smoothing})")
 
-    def discriminator_real(self, out):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def discriminator(self, real_out, fake_out):
+        """D's loss from its outputs on the real and the fake batch: `(value, dL/d real_out, dL/d fake_out)`.
 
-    def discriminator_fake(self, out):  # pragma: no cover - abstract
-        raise NotImplementedError
+        For a separable loss, the sum of its two terms (`discriminator_real`, `discriminator_fake`)."""
+        value_real, grad_real = self.discriminator_real(real_out)
+        value_fake, grad_fake = self.discriminator_fake(fake_out)
+        return value_real + value_fake, grad_real, grad_fake
 
-    def generator(self, out):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def discriminator_real(self, out):
+        """A separable loss's term of D's loss on $D(x)$: `(value, dL/d out)`."""
+        raise NotImplementedError(self._missing("discriminator_real(out)"))
+
+    def discriminator_fake(self, out):
+        """A separable loss's term of D's loss on $D(G(z))$: `(value, dL/d out)`."""
+        raise NotImplementedError(self._missing("discriminator_fake(out)"))
+
+    def generator(self, fake_out, real_out=None):
+        """G's loss on $D(G(z))$: `(value, dL/d fake_out)`; a `joint` loss is given $D(x)$ as `real_out`."""
+        raise NotImplementedError(self._missing("generator(fake_out)"))
+
+    def _missing(self, what: str) -> str:
+        return (f"{type(self).__name__} writes no {what}: a separable loss writes discriminator_real, "
+                f"discriminator_fake and generator; a joint one sets joint = True and writes "
+                f"discriminator(real_out, fake_out) and generator(fake_out, real_out)")
+
+    def closed_form(self, real_out: float, fake_out: float) -> dict:
+        """`{"d_loss": L_D, "g_loss": L_G}`, worked out by hand, when D outputs the number `real_out`
+        on every real sample and `fake_out` on every fake (the generic tests check the code against it)."""
+        raise NotImplementedError(f"{type(self).__name__} declares no closed_form(real_out, fake_out)")
 
     def probability(self, out):
         r"""D's output as the probability that a sample is real: $\sigma(a)$ of the logit $a$."""
@@ -85,9 +137,16 @@ class GANLoss:
     def equilibrium(self) -> dict:
         r"""Where the theory says the logged figures end when $p_g = p_\text{data}$ and D is optimal.
 
-        `{"d_loss": (value, label), ...}` for the ones that are determined (the loss curves
-        draw them as reference lines)."""
+        `{"d_loss": (value, label), ...}` for those of `FIGURES` that are determined there
+        (the loss curves draw them as reference lines): each is the figure at every output
+        of `equilibrium_outputs()`."""
         return {}
+
+    def equilibrium_outputs(self) -> tuple:
+        r"""Constant outputs of a D that is optimal when $p_g = p_\text{data}$ (several where it is not unique).
+
+        Empty where the theory fixes none; then `equilibrium()` is empty too."""
+        return ()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -116,10 +175,23 @@ class _CrossEntropyGame(GANLoss):
     def discriminator_fake(self, out):
         return sigmoid_cross_entropy(out, 0.0)                          # -log(1 - D(G(z)))
 
+    def _d_closed_form(self, real_out: float, fake_out: float) -> float:
+        r"""$L_D = \ell(r, 1 - s) + \ell(f, 0)$ at constant logits $r$, $f$, where $\ell(a, t) = \operatorname{softplus}(a) - t a$.
+
+        That is the sigmoid cross-entropy: $-t \log\sigma(a) - (1 - t) \log\bigl(1 - \sigma(a)\bigr)
+        = t \operatorname{softplus}(-a) + (1 - t) \operatorname{softplus}(a)$, and
+        $\operatorname{softplus}(-a) = \operatorname{softplus}(a) - a$."""
+        return _softplus(real_out) - (1.0 - self.label_smoothing) * real_out + _softplus(fake_out)
+
     def equilibrium(self) -> dict:
         if self.label_smoothing:  # D* = (1 - s) / 2 there: the lines below would not hold
             return {}
         return {"d_loss": (math.log(4.0), "log 4 (D = 1/2)"), "d_real": (0.5, "1/2"), "d_fake": (0.5, "1/2")}
+
+    def equilibrium_outputs(self) -> tuple:
+        r"""The logit of $D^* = (1 - s)/2$: $\log\bigl((1 - s)/(1 + s)\bigr)$, 0 without label smoothing."""
+        s = self.label_smoothing
+        return (math.log((1.0 - s) / (1.0 + s)),)
 
     def __repr__(self) -> str:
         smooth = f"label_smoothing={self.label_smoothing}" if self.label_smoothing else ""
@@ -209,6 +281,10 @@ class NonSaturatingLoss(_CrossEntropyGame):
     def generator(self, out):
         return sigmoid_cross_entropy(out, 1.0)
 
+    def closed_form(self, real_out: float, fake_out: float) -> dict:
+        r"""D's terms as in `_d_closed_form`; $L_G = \ell(f, 1) = \operatorname{softplus}(-f)$."""
+        return {"d_loss": self._d_closed_form(real_out, fake_out), "g_loss": _softplus(-fake_out)}
+
     def equilibrium(self) -> dict:
         base = super().equilibrium()
         return {**base, "g_loss": (math.log(2.0), "log 2 (D = 1/2)")} if base else {}
@@ -240,6 +316,10 @@ class MinimaxLoss(_CrossEntropyGame):
     def generator(self, out):
         value, grad = sigmoid_cross_entropy(out, 0.0)
         return -value, -grad
+
+    def closed_form(self, real_out: float, fake_out: float) -> dict:
+        r"""D's terms as in `_d_closed_form`; $L_G = -\ell(f, 0) = -\operatorname{softplus}(f)$."""
+        return {"d_loss": self._d_closed_form(real_out, fake_out), "g_loss": -_softplus(fake_out)}
 
     def equilibrium(self) -> dict:
         base = super().equilibrium()
@@ -346,6 +426,14 @@ class LeastSquaresLoss(_RawOutput):
     def generator(self, out):
         return self._half_square(out, self.c)
 
+    def closed_form(self, real_out: float, fake_out: float) -> dict:
+        r"""$L_D = \bigl((r - b)^2 + (f - a)^2\bigr)/2$, $L_G = (f - c)^2/2$."""
+        return {"d_loss": ((real_out - self.b) ** 2 + (fake_out - self.a) ** 2) / 2,
+                "g_loss": (fake_out - self.c) ** 2 / 2}
+
+    def equilibrium_outputs(self) -> tuple:
+        return ((self.a + self.b) / 2,)
+
     def equilibrium(self) -> dict:
         r"""$D^* = (a + b)/2$ everywhere; $L_D^* = (b - a)^2/4$, $L_G = \bigl((a + b)/2 - c\bigr)^2/2$."""
         mid = (self.a + self.b) / 2
@@ -420,8 +508,15 @@ class HingeLoss(_RawOutput):
         xp = B.get_backend()
         return -out.mean(), xp.full_like(out, -1.0 / out.size)
 
+    def closed_form(self, real_out: float, fake_out: float) -> dict:
+        r"""$L_D = \max(0, 1 - r) + \max(0, 1 + f)$, $L_G = -f$."""
+        return {"d_loss": max(0.0, 1.0 - real_out) + max(0.0, 1.0 + fake_out), "g_loss": -fake_out}
+
     def equilibrium(self) -> dict:
         return {"d_loss": (2.0, "2 (TV = 0)")}  # any D in [-1, 1] is optimal there
+
+    def equilibrium_outputs(self) -> tuple:
+        return (-1.0, -0.3, 0.5, 1.0)  # any constant in [-1, 1]: G's loss and D's level are not fixed
 
 
 @register_loss
@@ -479,6 +574,13 @@ class WassersteinLoss(_RawOutput):
     def equilibrium(self) -> dict:
         return {"d_loss": (0.0, "0 (W_1 = 0)")}  # the critic's level is free: D(x), D(G(z)) drift
 
+    def equilibrium_outputs(self) -> tuple:
+        return (-2.0, 0.0, 3.0)  # any constant: the critic's level is free
+
+    def closed_form(self, real_out: float, fake_out: float) -> dict:
+        r"""$L_D = f - r$, $L_G = -f$."""
+        return {"d_loss": fake_out - real_out, "g_loss": -fake_out}
+
     def discriminator_real(self, out):
         xp = B.get_backend()
         return -out.mean(), xp.full_like(out, -1.0 / out.size)
@@ -490,3 +592,105 @@ class WassersteinLoss(_RawOutput):
     def generator(self, out):
         xp = B.get_backend()
         return -out.mean(), xp.full_like(out, -1.0 / out.size)
+
+
+def _paired(real_out, fake_out, where: str) -> None:
+    """A relativistic loss compares sample n of the real batch with sample n of the fakes."""
+    if tuple(real_out.shape) != tuple(fake_out.shape):
+        raise ValueError(f"{where}: D's outputs on the real and the fake batch are compared pair by pair "
+                         f"and must have one shape; got {tuple(real_out.shape)} and {tuple(fake_out.shape)}")
+
+
+@register_loss
+class RelativisticLoss(_RawOutput):
+    r"""The relativistic standard GAN (RSGAN, Jolicoeur-Martineau 2018): D judges whether a real sample looks more real than a fake.
+
+    **D's and G's losses.** Let $C$ be D's raw output (a critic value, no sigmoid), pair the
+    $N$ real samples $x_n$ with the $N$ fakes $G(z_n)$ by their index, and write
+
+    $$
+    \Delta_n = C(x_n) - C\bigl(G(z_n)\bigr).
+    $$
+
+    $\sigma(\Delta_n)$ is D's estimate that $x_n$ is more realistic than $G(z_n)$. D
+    minimises the cross-entropy of calling the real sample of each pair the more realistic
+    one, and G that of calling the fake one so, $L_G$ being $L_D$ with the roles swapped:
+
+    $$
+    \begin{aligned}
+    L_D &= -\frac1N \sum_n \log \sigma(\Delta_n) = \frac1N \sum_n \operatorname{softplus}(-\Delta_n), \\
+    L_G &= -\frac1N \sum_n \log \sigma(-\Delta_n) = \frac1N \sum_n \operatorname{softplus}(\Delta_n),
+    \end{aligned}
+    $$
+
+    with $\operatorname{softplus}(u) = \log(1 + e^u) = -\log\sigma(-u)$. Neither is a real
+    term plus a fake term: the loss is `joint`, and the trainer hands both batches' outputs
+    to each method.
+
+    **Gradients.** With $\frac{d}{du}\operatorname{softplus}(u) = \sigma(u)$,
+    $\partial\Delta_n/\partial C(x_n) = 1$, $\partial\Delta_n/\partial C(G(z_n)) = -1$ and
+    $1 - \sigma(u) = \sigma(-u)$:
+
+    $$
+    \begin{aligned}
+    \frac{\partial L_D}{\partial C(x_n)} &= \frac{\sigma(\Delta_n) - 1}{N}, &
+    \frac{\partial L_D}{\partial C(G(z_n))} &= \frac{1 - \sigma(\Delta_n)}{N}, \\
+    \frac{\partial L_G}{\partial C(G(z_n))} &= -\frac{\sigma(\Delta_n)}{N}, &
+    \frac{\partial L_G}{\partial C(x_n)} &= \frac{\sigma(\Delta_n)}{N}.
+    \end{aligned}
+    $$
+
+    D's two gradients are each other's negatives, pair by pair. G's update uses the third
+    only: G's parameters do not move $C(x_n)$ (D is fixed while G steps, and $x_n$ is
+    data), so the fourth is never needed and `generator` does not return it. Yet $C(x_n)$
+    sets the size of G's gradient, $\sigma(\Delta_n)$: G's signal is strong where the fake
+    trails its real partner, unlike the separable losses, whose G gradient never sees the
+    real batch. In code both losses are the sigmoid cross-entropy of `npgan.losses` with
+    target 1, $\ell(u, 1) = \operatorname{softplus}(-u)$, whose gradient is
+    $(\sigma(u) - 1)/N$: $L_D = \ell(\Delta, 1)$ and $L_G = \ell(-\Delta, 1)$, and the chain
+    rule through $\pm\Delta$ gives the signs above.
+
+    **At $p_g = p_\text{data}$.** The two samples of a pair are then independent draws from
+    one distribution, so $\Delta_n$ and $-\Delta_n$ have the same distribution, and in
+    expectation
+
+    $$
+    L_D = \tfrac12\, \mathbb E\bigl[\operatorname{softplus}(\Delta) + \operatorname{softplus}(-\Delta)\bigr]
+    = \tfrac12\, \mathbb E \log\bigl(2 + e^{\Delta} + e^{-\Delta}\bigr) \ge \log 2,
+    $$
+
+    since $e^{\Delta} + e^{-\Delta} \ge 2$, with equality exactly where $\Delta = 0$ almost
+    surely: D is optimal when it is constant on the data, at any level (the loss sees only
+    differences). There $L_D^* = \log 2$ and $L_G = \log 2$: `equilibrium` gives these two
+    lines, and none for mean $D(x)$ and $D(G(z))$, the raw critic values (`probability`),
+    whose common level is free. For $p_g \ne p_\text{data}$, D's minimal loss is a
+    divergence between the two distributions defined by that minimum itself
+    (Jolicoeur-Martineau 2019, relativistic f-divergences); this module derives no closed
+    form of it in the densities, so `divergence_from` is not given.
+    """
+
+    name = "relativistic"
+    joint = True
+
+    def discriminator(self, real_out, fake_out):
+        _paired(real_out, fake_out, "RelativisticLoss.discriminator")
+        value, grad = sigmoid_cross_entropy(real_out - fake_out, 1.0)  # softplus(-Delta), d/dDelta
+        return value, grad, -grad
+
+    def generator(self, fake_out, real_out=None):
+        if real_out is None:
+            raise ValueError("RelativisticLoss.generator: G's loss compares each fake with a real sample; "
+                             "pass D's outputs on the real batch as real_out")
+        _paired(real_out, fake_out, "RelativisticLoss.generator")
+        return sigmoid_cross_entropy(fake_out - real_out, 1.0)  # softplus(Delta), d/d(-Delta)
+
+    def closed_form(self, real_out: float, fake_out: float) -> dict:
+        r"""$L_D = \operatorname{softplus}(f - r)$, $L_G = \operatorname{softplus}(r - f)$."""
+        return {"d_loss": _softplus(fake_out - real_out), "g_loss": _softplus(real_out - fake_out)}
+
+    def equilibrium(self) -> dict:
+        return {"d_loss": (math.log(2.0), "log 2 (D(x) = D(G(z)))"),
+                "g_loss": (math.log(2.0), "log 2 (D(x) = D(G(z)))")}
+
+    def equilibrium_outputs(self) -> tuple:
+        return (-1.5, 0.0, 2.0)  # any constant: the loss sees only differences

@@ -4,12 +4,12 @@ import json
 
 import numpy as np
 import pytest
-from test_trainers import assert_param_grads
 
+from helpers import assert_param_grads
 from npgan import backend as B
 from npgan import nn
 from npgan.cli import main
-from npgan.gan import GANTrainer
+from npgan.gan import GAN_LOSSES, GANTrainer
 from npgan.gan.conditional import balanced_labels, one_hot, with_labels, without_labels
 from npgan.gan.config import make_config
 from npgan.gan.runner import train
@@ -38,12 +38,13 @@ def test_without_labels_is_the_adjoint_of_with_labels(f64):
     assert lhs == pytest.approx(rhs, rel=1e-12)
 
 
+@pytest.mark.parametrize("loss", sorted(GAN_LOSSES))
 @pytest.mark.parametrize("pack", [1, 2])
-def test_conditional_gradients_match_central_differences(f64, pack):
+def test_conditional_gradients_match_central_differences(f64, pack, loss):
     k = 3
     G = nn.Sequential(nn.Dense(2 + k, 6), nn.Tanh(), nn.Dense(6, 2))
     D = nn.Sequential(nn.Dense((2 + k) * pack, 5), nn.Tanh(), nn.Dense(5, 1))
-    gan = GANTrainer(G, D, 2, num_classes=k, pack=pack)
+    gan = GANTrainer(G, D, 2, num_classes=k, pack=pack, loss=loss)
     real, z, labels = B.normal((4, 2)), B.normal((4, 2)), np.array([0, 2, 1, 2])
     assert_param_grads(lambda: gan.generator_gradients(real, z=z, labels=labels), G.named_parameters())
     assert_param_grads(lambda: gan.discriminator_gradients(real, z=z, labels=labels)["d_loss"],
@@ -57,6 +58,11 @@ def test_refusals(backend_name):
         gan.train_step(B.normal((4, 2)))
     with pytest.raises(ValueError, match="takes no gradient penalty"):
         GANTrainer(G, D, 2, num_classes=3, gp=10.0)
+    joint = GANTrainer(G, D, 2, num_classes=3, loss="relativistic")  # G's loss compares each fake with a real sample
+    with pytest.raises(ValueError, match="G's step needs the real samples' labels"):
+        joint.generator_gradients(B.normal((4, 2)))
+    stats = joint.train_step(B.normal((4, 2)), labels=np.array([0, 1, 2, 0]))
+    assert all(np.isfinite(float(stats[k])) for k in ("d_loss", "g_loss"))
     plain = GANTrainer(nn.Sequential(nn.Dense(2, 2)), nn.Sequential(nn.Dense(2, 1)), 2)
     with pytest.raises(ValueError, match="is not conditional"):
         plain.sample(3, labels=np.zeros(3, dtype=int))

@@ -1,4 +1,6 @@
-"""The losses of the game: gradients against central differences, values pinned in closed form."""
+"""The losses of the game: every registered loss through the generic checks (gradients against
+central differences, values against its own closed form, its equilibrium lines), then what is
+particular to some."""
 
 import math
 
@@ -7,75 +9,38 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import assert_gan_loss_closed_form, assert_gan_loss_equilibrium, assert_gan_loss_gradients
 from npgan import backend as B
 from npgan.gan import GAN_LOSSES, GANTrainer, make_loss, mlp_discriminator, mlp_generator
 from npgan.gan.losses import LeastSquaresLoss
-from npgan.gradcheck import gradcheck_loss
 
-PARTS = ("discriminator_real", "discriminator_fake", "generator")
+# every registered loss, and the settings some of them take
+CONFIGURED = [make_loss(n) for n in sorted(GAN_LOSSES)] + [
+    LeastSquaresLoss(a=-1.0, b=1.0, c=0.0), make_loss("minimax", label_smoothing=0.1),
+    make_loss("non_saturating", label_smoothing=0.2)]
 
 
-@pytest.mark.parametrize("name", sorted(GAN_LOSSES))
+@pytest.mark.parametrize("loss", CONFIGURED, ids=repr)
 @settings(max_examples=15)
 @given(n=st.integers(1, 9), scale=st.sampled_from([0.5, 3.0]))
-def test_gradients_match_central_differences(f64, name, n, scale):
-    loss = make_loss(name)
-    out = B.normal((n, 1)) * scale
-    for part in PARTS:
-        fn = getattr(loss, part)
-        report = gradcheck_loss(lambda o, _t: fn(o), out, None)
-        assert report.ok(1e-6), f"{name}.{part}\n{report}"
+def test_gradients_match_central_differences(f64, loss, n, scale):
+    assert_gan_loss_gradients(loss, B.normal((n, 1)) * scale, B.normal((n, 1)) * scale)
 
 
-# (D's output c everywhere) -> values of (real term, fake term, G's loss) and N * their gradients
-CLOSED_FORMS = {
-    "non_saturating": (0.0, (math.log(2), math.log(2), math.log(2)), (-0.5, 0.5, -0.5)),
-    "minimax": (0.0, (math.log(2), math.log(2), -math.log(2)), (-0.5, 0.5, -0.5)),
-    "least_squares": (0.0, (0.5, 0.0, 0.5), (-1.0, 0.0, -1.0)),
-    "hinge": (0.0, (1.0, 1.0, 0.0), (-1.0, 1.0, -1.0)),
-    "wasserstein": (0.5, (-0.5, 0.5, -0.5), (-1.0, 1.0, -1.0)),
-}
+@pytest.mark.parametrize("loss", CONFIGURED, ids=repr)
+def test_a_constant_discriminator_gives_the_closed_form(f64, loss):
+    assert_gan_loss_closed_form(loss)
 
 
-@pytest.mark.parametrize("name", sorted(CLOSED_FORMS))
-def test_a_constant_discriminator_gives_the_closed_forms(f64, name):
-    """Pins each loss, and the sign of each gradient: the minimax generator loss log(1 - D)
-    and the non-saturating -log D differ here in value and in slope (-1/2 vs -1/2 per
-    sample at D = 1/2, but log 2 vs -log 2)."""
-    c, values, grads = CLOSED_FORMS[name]
-    n = 8
-    out = B.get_backend().full((n, 1), c, dtype=B.get_dtype())
-    loss = make_loss(name)
-    for part, value, grad in zip(PARTS, values, grads):
-        v, g = getattr(loss, part)(out)
-        assert float(v) == pytest.approx(value, abs=1e-12), part
-        np.testing.assert_allclose(B.to_numpy(g), grad / n, atol=1e-12, err_msg=part)
+@pytest.mark.parametrize("loss", CONFIGURED, ids=repr)
+def test_equilibrium_lines_are_the_figures_at_the_optimal_d_for_p_g_equal_p_data(f64, loss):
+    assert_gan_loss_equilibrium(loss)
 
 
-@pytest.mark.parametrize("loss", [make_loss(n) for n in sorted(GAN_LOSSES)]
-                         + [LeastSquaresLoss(a=-1.0, b=1.0, c=0.0), make_loss("minimax", label_smoothing=0.1)],
-                         ids=repr)
-def test_equilibrium_lines_are_the_losses_at_the_optimal_d_for_p_g_equal_p_data(f64, loss):
-    """The reference lines the loss curves draw: each loss's own value where p_g = p_data and D
-    is optimal (the cross-entropy D* = 1/2 is logit 0; least squares (a + b)/2; the hinge and
-    the critic: any constant in [-1, 1], here 0.3)."""
-    ref = loss.equilibrium()
-    if loss.name in ("non_saturating", "minimax") and not getattr(loss, "label_smoothing", 0):
-        out = 0.0
-    elif loss.name == "least_squares":
-        out = (loss.a + loss.b) / 2
-    else:
-        out = 0.3
-    d = B.asarray(np.full((64, 1), out))
-    value = {"d_loss": float(loss.discriminator_real(d)[0] + loss.discriminator_fake(d)[0]),
-             "g_loss": float(loss.generator(d)[0]), "d_real": float(loss.probability(d).mean()),
-             "d_fake": float(loss.probability(d).mean())}
-    if getattr(loss, "label_smoothing", 0):
-        assert ref == {}  # D* is not 1/2 there
-    else:
-        assert "d_loss" in ref
-    for key, (line, label) in ref.items():
-        assert value[key] == pytest.approx(line, abs=1e-12), (key, label)
+def test_every_loss_without_label_smoothing_draws_d_s_equilibrium_line():
+    for name in GAN_LOSSES:
+        assert "d_loss" in make_loss(name).equilibrium(), name
+    assert make_loss("minimax", label_smoothing=0.1).equilibrium() == {}  # D* is not 1/2 there
 
 
 def test_minimax_saturates_where_non_saturating_does_not(f64):
@@ -103,11 +68,34 @@ def test_least_squares_targets_are_configurable(f64):
     assert float(loss.generator(out)[0]) == pytest.approx(0.0)
 
 
+def test_the_relativistic_loss_sees_both_batches_pair_by_pair(f64):
+    """D's gradients on a pair are each other's negatives; G's gradient on a fake depends on
+    its real partner, sigma(D(x_n) - D(G(z_n))) / N: where the fake trails, G's signal is strong."""
+    loss = make_loss("relativistic")
+    assert loss.joint
+    real, fake = B.asarray(np.array([[2.0], [0.0], [-1.0]])), B.asarray(np.array([[0.0], [0.0], [1.0]]))
+    _, g_real, g_fake = loss.discriminator(real, fake)
+    np.testing.assert_array_equal(B.to_numpy(g_real), -B.to_numpy(g_fake))
+    _, g = loss.generator(fake, real)
+    sigma = 1 / (1 + np.exp(-np.array([2.0, 0.0, -2.0])))
+    np.testing.assert_allclose(B.to_numpy(g)[:, 0], -sigma / 3, rtol=1e-12)
+
+
+def test_the_relativistic_loss_refuses_unpaired_batches_and_a_missing_real_batch(f64):
+    loss = make_loss("relativistic")
+    with pytest.raises(ValueError, match="compared pair by pair"):
+        loss.discriminator(B.normal((4, 1)), B.normal((3, 1)))
+    with pytest.raises(ValueError, match="pass D's outputs on the real batch"):
+        loss.generator(B.normal((4, 1)))
+
+
 def test_bad_choices_are_refused():
-    with pytest.raises(ValueError, match="unknown GAN loss 'relativistic'"):
-        make_loss("relativistic")
+    with pytest.raises(ValueError, match="unknown GAN loss 'energy'"):
+        make_loss("energy")
     with pytest.raises(ValueError, match="the hinge loss has no label smoothing"):
         make_loss("hinge", label_smoothing=0.1)
+    with pytest.raises(ValueError, match="the relativistic loss has no label smoothing"):
+        make_loss("relativistic", label_smoothing=0.1)
 
 
 @pytest.mark.parametrize("name", sorted(GAN_LOSSES))

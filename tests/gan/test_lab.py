@@ -8,8 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
+from helpers import generator_loss
 from npgan import backend as B
-from npgan.gan import GANTrainer, make_loss, mlp_discriminator, mlp_generator
+from npgan.gan import GAN_LOSSES, GANTrainer, make_loss, mlp_discriminator, mlp_generator
 from npgan.gan.lab import frame_steps, generator_arrows, loss_contrast, run_lab
 from npgan.gradcheck import compare, numerical_gradient
 
@@ -52,19 +53,29 @@ def _small_gan(loss, seed=3):
     return GANTrainer(G, D, 2, loss=loss, noise="uniform")
 
 
-@pytest.mark.parametrize("loss", ["non_saturating", "minimax", "least_squares", "hinge", "wasserstein"])
+@pytest.mark.parametrize("loss", sorted(GAN_LOSSES))
 def test_the_arrows_are_minus_the_gradient_of_gs_loss_in_the_fakes(f64, loss):
     trainer = _small_gan(loss)
-    z = B.uniform((5, 2), -1.0, 1.0)
-    fake, arrows, _ = generator_arrows(trainer, z)
+    z, real = B.uniform((5, 2), -1.0, 1.0), B.normal((5, 2))
+    fake, arrows, _ = generator_arrows(trainer, z, real)
     x = fake.copy()
+    out_real = trainer.discriminator.forward(real, training=False)
 
-    def g_loss():  # L_G as a function of the fake samples alone
-        return float(trainer.loss.generator(trainer.discriminator.forward(x, training=False))[0])
+    def g_loss():  # L_G as a function of the fake samples alone (D's outputs on the real ones held)
+        return float(generator_loss(trainer.loss, trainer.discriminator.forward(x, training=False), out_real)[0])
 
     numeric, count = numerical_gradient(g_loss, x)
     err = compare("dL_G/dG(z)", -B.to_numpy(arrows), B.to_numpy(numeric), count)
     assert err.max_rel < 1e-6, err
+
+
+def test_a_joint_loss_s_arrows_need_the_real_samples_and_its_lab_runs(tmp_path):
+    trainer = _small_gan("relativistic")
+    with pytest.raises(ValueError, match="compares each fake with a real sample"):
+        generator_arrows(trainer, B.uniform((4, 2), -1.0, 1.0))
+    paths = run_lab(out=str(tmp_path), loss="relativistic", **TINY)
+    with Image.open(paths["gif"]) as gif:
+        assert gif.n_frames == TINY["frames"]
 
 
 def test_computing_the_arrows_leaves_ds_parameters_and_their_gradients_as_they_were():

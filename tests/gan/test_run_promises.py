@@ -334,6 +334,13 @@ def test_values_that_cannot_work_are_refused_before_anything_is_written(tmp_path
     assert not (tmp_path / "run").exists()
 
 
+def test_every_option_s_default_passes_its_own_check():
+    from npgan.gan.config import OPTIONS
+    for option in OPTIONS:
+        if option.default is not None:
+            assert option.problem(option.default) is None, option.name
+
+
 def test_options_of_the_other_network_family_are_refused_on_images():
     with pytest.raises(ValueError, match="option 'hidden' is for --model mlp"):
         make_config(data="fashion-mnist", hidden=64)

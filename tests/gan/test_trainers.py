@@ -3,27 +3,48 @@ import math
 import numpy as np
 import pytest
 
+from helpers import (
+    assert_loss_gradients_through_the_trainer,
+    assert_param_grads,
+    assert_trainer_gradients,
+    assert_trainer_resumes_exactly,
+    assert_trainer_trains,
+)
 from npgan import backend as B
 from npgan import nn
 from npgan.data import get_dataset
-from npgan.gan import GANTrainer, MMDTrainer, mlp_discriminator, mlp_generator
-from npgan.gradcheck import compare, numerical_gradient
+from npgan.gan import GAN_LOSSES, TRAINERS, GANTrainer, MMDTrainer, mlp_discriminator, mlp_generator
+from npgan.gan.config import OPTION, make_config
+from npgan.gan.losses import NonSaturatingLoss
+from npgan.gan.runner import build
 from npgan.losses import mmd2
 
 
-def assert_param_grads(f, named_params):
-    """f() returns a loss and fills the parameters' .grad; compare with central differences.
+def _config(trainer, **options):
+    """A small run of `trainer` on ring8, every trainer's own defaults applied."""
+    return make_config(data="ring8", trainer=trainer, hidden=8, depth=1, batch_size=8, latent_dim=3, **options)
 
-    All analytic gradients are taken first, at the unperturbed point: each numerical
-    evaluation refills .grad at a perturbed one.
-    """
-    named_params = list(named_params)
-    f()
-    analytic = {name: p.grad.copy() for name, p in named_params}
-    for name, p in named_params:
-        num, n = numerical_gradient(f, p.data)
-        err = compare(name, analytic[name], num, n)
-        assert err.max_rel < 1e-6, err
+
+@pytest.mark.parametrize("name", sorted(TRAINERS))
+def test_every_trainer_s_parameter_gradients_match_central_differences(f64, name):
+    trainer, ds = build(_config(name))
+    assert_trainer_gradients(trainer, ds.sample(6), trainer.sample_noise(6))
+
+
+@pytest.mark.parametrize("name", sorted(TRAINERS))
+def test_every_trainer_s_options_are_declared_config_options(name):
+    assert set(TRAINERS[name].options) <= set(OPTION), name
+
+
+@pytest.mark.parametrize("name", sorted(TRAINERS))
+def test_every_trainer_takes_a_short_run(backend_name, name):
+    trainer, ds = build(_config(name))
+    assert_trainer_trains(trainer, ds)
+
+
+@pytest.mark.parametrize("name", sorted(TRAINERS))
+def test_every_trainer_resumes_from_its_checkpoint_exactly(backend_name, name, tmp_path):
+    assert_trainer_resumes_exactly(_config(name), tmp_path)
 
 
 OPTIONS = [
@@ -75,7 +96,7 @@ def test_mmd_trainer_trains(backend_name):
 def test_bad_options_are_refused(backend_name):
     G, D = mlp_generator(2, 2, 8, 1), mlp_discriminator(2, 8, 1)
     with pytest.raises(ValueError, match="unknown GAN loss"):
-        GANTrainer(G, D, 2, loss="relativistic")
+        GANTrainer(G, D, 2, loss="energy")
     with pytest.raises(ValueError, match="unknown noise prior"):
         GANTrainer(G, D, 2, noise="cauchy")
     gan = GANTrainer(G, mlp_discriminator(4, 8, 1), 2, pack=2, d_steps=2)
@@ -83,16 +104,46 @@ def test_bad_options_are_refused(backend_name):
         gan.train_step(B.normal((6, 2)))
 
 
-@pytest.mark.parametrize("loss", ["non_saturating", "minimax", "least_squares", "hinge", "wasserstein"])
+@pytest.mark.parametrize("loss", sorted(GAN_LOSSES))
 @pytest.mark.parametrize("pack", [1, 2])
-def test_generator_gradient_through_the_discriminator(f64, loss, pack):
-    """End-to-end backprop L_G -> D -> (unpack) -> G matches finite differences of L_G."""
-    G = nn.Sequential(nn.Dense(3, 6), nn.Tanh(), nn.Dense(6, 2))
-    D = nn.Sequential(nn.Dense(2 * pack, 5), nn.LeakyReLU(0.2), nn.Dense(5, 1))
-    gan = GANTrainer(G, D, 3, loss=loss, pack=pack)
-    z = B.normal((4, 3))
-    real = B.normal((4, 2))  # only its row count matters to G's loss
-    assert_param_grads(lambda: gan.generator_gradients(real, z=z), G.named_parameters())
+def test_every_loss_s_gradients_through_the_trainer(f64, loss, pack):
+    """End-to-end backprop L_G -> D -> (unpack) -> G, and L_D -> D, match finite differences."""
+    assert_loss_gradients_through_the_trainer(loss, pack)
+
+
+class _JointNonSaturating(NonSaturatingLoss):
+    """The non-saturating loss sent down the trainer's joint path (its `discriminator` is the sum of its terms)."""
+
+    name = "non_saturating_joint"
+    joint = True
+
+
+def test_the_joint_path_replays_d_s_real_pass_exactly(f64):
+    """D with Dropout and BatchNorm: the joint path (both outputs, then the real pass run again
+    for its backward) gives the separable path's loss, gradients, buffers and random state, bit
+    for bit; without the replayed random state the dropout masks, and the gradients, would differ."""
+    results = []
+    for loss in (NonSaturatingLoss(), _JointNonSaturating()):
+        B.seed(5)
+        G = nn.Sequential(nn.Dense(2, 6), nn.Tanh(), nn.Dense(6, 2))
+        D = nn.Sequential(nn.Dense(2, 8), nn.BatchNorm(8), nn.LeakyReLU(0.2), nn.Dropout(0.5), nn.Dense(8, 1))
+        gan = GANTrainer(G, D, 2, loss=loss)
+        real, z = B.normal((6, 2)), B.normal((6, 2))
+        stats = gan.discriminator_gradients(real, z=z)
+        results.append((float(stats["d_loss"]), [B.to_numpy(p.grad, copy=True) for p in D.parameters()],
+                        [B.to_numpy(a, copy=True) for _, a in D.named_buffers()], B.normal((3,))))
+    (loss_a, grads_a, bufs_a, next_a), (loss_b, grads_b, bufs_b, next_b) = results
+    assert loss_a == loss_b and len(bufs_a) == 2
+    for a, b in zip(grads_a + bufs_a, grads_b + bufs_b):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(B.to_numpy(next_a), B.to_numpy(next_b))
+
+
+def test_the_joint_path_s_d_gradient_matches_finite_differences_through_dropout(f64):
+    G = nn.Sequential(nn.Dense(2, 4), nn.Tanh(), nn.Dense(4, 2))
+    D = nn.Sequential(nn.Dense(2, 6), nn.LeakyReLU(0.2), nn.Dropout(0.3), nn.Dense(6, 1))
+    gan = GANTrainer(G, D, 2, loss="relativistic")
+    assert_trainer_gradients(gan, B.normal((5, 2)), B.normal((5, 2)))
 
 
 def test_discriminator_gradient_matches_value_function(f64):
