@@ -1,6 +1,6 @@
 """Helpers shared by the tests: gradient checks, and the generic checks every registered GAN
 loss and trainer passes (``tests/gan/test_gan_losses.py`` and ``tests/gan/test_trainers.py``
-run them over the registries; ``tests/gan/test_extending.py`` on toys added as the guide says)."""
+run them over the registries; ``tests/gan/test_new_loss_and_trainer.py`` on toys added as the guide says)."""
 
 import math
 from contextlib import contextmanager

@@ -1,6 +1,6 @@
 """The shape of the code: short functions, and imports that point down the layers. (That a
-loss or a trainer is one registered class is shown by ``tests/gan/test_extending.py``, which adds
-toy ones as the guide says; a layer, by ``tests/nn/test_extending.py``.)"""
+loss or a trainer is one registered class is shown by ``tests/gan/test_new_loss_and_trainer.py``, which adds
+toy ones as the guide says; a layer, by ``tests/nn/test_new_layer.py``.)"""
 
 import ast
 import pathlib

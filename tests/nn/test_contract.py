@@ -6,7 +6,7 @@ Each concrete ``Layer`` subclass in ``npgan.nn`` (it writes ``_forward``, or ove
 differences in float64, gradients *added* into ``.grad``, the second-order pass against
 central differences where the layer has one (and a refusal naming it where it does not),
 the ``frozen`` and ``data_input`` flags, the cache policy and a state round trip. A new
-layer is covered the moment it is defined; ``tests/nn/test_extending.py`` adds one the
+layer is covered the moment it is defined; ``tests/nn/test_new_layer.py`` adds one the
 way ``docs/guides/extending.md`` says and runs the same checks on it.
 """
 
