@@ -15,6 +15,8 @@ setup(
         "plot": ["matplotlib>=3.5"],
         "gpu": ["cupy-cuda12x[ctk]"],
         "lint": ["ruff>=0.5"],
+        # data-parallel training: mpi4py and an MPI (MPICH's wheel, with its mpiexec) from PyPI
+        "mpi": ["mpi4py>=4", "mpich>=4"],
         # the documentation site (MkDocs 1.x) and its browser test; its figures need matplotlib
         "docs": ["mkdocs>=1.6,<2", "mkdocs-material>=9.5,<10", "mkdocstrings[python]>=0.26",
                  "mkdocs-gen-files>=0.5", "mkdocs-literate-nav>=0.6", "markdown-exec>=1.8",

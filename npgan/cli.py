@@ -15,6 +15,7 @@ import re
 import sys
 
 from . import backend as B
+from . import comm as communicators
 from . import exercises, runtime
 from .data import fashion_mnist, is_image, names
 from .evaluation import classifier
@@ -27,6 +28,7 @@ from .gan.losses import GAN_LOSSES
 from .gan.rundir import CHECKPOINT, METRICS, encode
 from .gan.runner import RunInterrupted, TrainingDiverged, draw_final_plots, open_run, resume_config, train
 from .io import check_writable, save_npy
+from .parallel import RankZeroFailed
 
 
 class _Parser(argparse.ArgumentParser):
@@ -191,8 +193,11 @@ def _train(args):
             raise ValueError("train needs --out DIR (or --resume DIR)")
         out = args.out
         cfg = make_config(**{k: getattr(args, k) for k in DEFAULTS if hasattr(args, k)})
+    ranks = communicators.from_environment()  # mpiexec -n N npgan train: one run on N processes
     final = train(cfg, out, resume=bool(args.resume), progress=not args.no_progress, overwrite=args.overwrite,
-                  log=lambda msg: print(msg, file=sys.stderr), governor=runtime.ThreadGovernor())
+                  log=lambda msg: print(msg, file=sys.stderr), governor=runtime.ThreadGovernor(), comm=ranks)
+    if ranks.rank != 0:
+        return
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in final.items()}))  # the log: full floats
     extra = f", {out}/grids/" if is_image(cfg["data"]) else ""
     if os.path.exists(f"{out}/latent_map.png"):
@@ -318,15 +323,21 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     debug = args.debug or os.environ.get("NPGAN_DEBUG", "") not in ("", "0")
     runtime.keep_freed_memory()  # each training step reuses the memory the last one freed (opt-out: env)
+    if communicators.launched_rank() != 0:  # rank 0 of a data-parallel run speaks for all
+        sys.stdout = sys.stderr = open(os.devnull, "w")
     try:
         if B.environment_error():
             raise ValueError(B.environment_error())
+        if communicators.launched_size() > 1 and args.command != "train":
+            raise ValueError(f"only npgan train runs on several processes; run npgan {args.command} alone")
         if args.backend:
             B.set_backend(args.backend)
         status = {"train": _train, "sample": _sample, "evaluate": _evaluate, "interpolate": _interpolate,
                   "plot": _plot, "train-classifier": _train_classifier, "exercise": _exercise, "lab": _lab}[args.command](args)
     except (KeyboardInterrupt, RunInterrupted) as exc:
         return _interrupted(exc)
+    except RankZeroFailed as exc:  # rank 0 reported it
+        return {"RunInterrupted": 130, "KeyboardInterrupt": 130, "TrainingDiverged": 3}.get(exc.kind, 2)
     except TrainingDiverged as exc:
         print(f"npgan: error: {one_line(exc)}; the last good checkpoint is kept", file=sys.stderr)
         return 3

@@ -30,8 +30,9 @@ import os
 
 from . import backend as B
 
-# what MPI launchers put in each process's environment: the job's size
+# what MPI launchers put in each process's environment: the job's size, the process's rank
 SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "PMIX_SIZE")
+RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "MPI_LOCALRANKID", "PMIX_RANK")
 
 
 class CommunicatorError(RuntimeError):
@@ -120,13 +121,23 @@ class NCCLCommunicator(MPICommunicator):
         return a
 
 
-def launched_size() -> int:
-    """The number of processes an MPI launcher started this job with (1 without one)."""
-    for var in SIZE_VARIABLES:
+def _launcher(variables, default: int) -> int:
+    for var in variables:
         value = os.environ.get(var, "").strip()
         if value.isdigit():
             return int(value)
-    return 1
+    return default
+
+
+def launched_size() -> int:
+    """The number of processes an MPI launcher started this job with (1 without one)."""
+    return _launcher(SIZE_VARIABLES, 1)
+
+
+def launched_rank() -> int:
+    """This process's rank as the MPI launcher numbered it (0 without one): known before MPI
+    starts, so that only rank 0 speaks even about an error that comes first."""
+    return _launcher(RANK_VARIABLES, 0)
 
 
 def from_environment():

@@ -38,7 +38,7 @@ LAYERS = [
     {"io", "idx"},                                          # files
     {"kernels", "runtime", "comm"},                         # array kernels, process settings, ranks
     {"nn"},                                                 # layers with their backward passes
-    {"losses", "optim", "gradcheck", "data", "training"},   # what trains any network
+    {"losses", "optim", "gradcheck", "data", "training", "parallel"},  # what trains any network
     {"evaluation"},                                         # measures and figures of samples
     {"gan"},                                                # trainers, runs and what a run logs
     {"exercises"},                                          # graded backward passes to write

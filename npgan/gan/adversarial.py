@@ -10,6 +10,7 @@ from __future__ import annotations
 from .. import backend as B
 from ..nn import data_input, frozen
 from ..optim import Adam, grad_norm
+from ..parallel import average_gradients, mean_over_ranks
 from .base import Trainer, register_trainer
 from .conditional import with_labels, without_labels
 from .losses import make_loss
@@ -132,6 +133,7 @@ class GANTrainer(Trainer):
     name = "gan"
     options = ("loss", "d_steps", "pack", "label_smoothing", "gp", "r1", "conditional")
     uses_discriminator = True
+    data_parallel = True
 
     def __init__(self, generator, discriminator, latent_dim: int, loss="non_saturating",
                  d_steps: int = 1, label_smoothing: float = 0.0, pack: int = 1,
@@ -183,7 +185,7 @@ class GANTrainer(Trainer):
         """
         D, G = self.discriminator, self.generator
         labels = self._labels(labels, real.shape[0])
-        z = self.sample_noise(real.shape[0]) if z is None else z
+        z = self.draw_rows(self.sample_noise, real.shape[0]) if z is None else z
         fake = G.forward(self.generator_input(z, labels), training=True)
         D.zero_grad()
         with data_input(D):  # D's input gradient is not needed here: G is not being updated
@@ -226,7 +228,8 @@ class GANTrainer(Trainer):
     def _penalties(self, real, fake, stats) -> None:
         """Add the gradient penalties' values to `stats` (and $L_D$) and their gradients to D."""
         if self.gp:
-            e = B.uniform((real.shape[0],) + (1,) * (real.ndim - 1))   # one mixing weight per sample
+            # one mixing weight per sample
+            e = self.draw_rows(lambda n: B.uniform((n,) + (1,) * (real.ndim - 1)), real.shape[0])
             mixed = pack_samples(e * real + (1 - e) * fake, self.pack)
             stats["gp"] = gradient_penalty(self.discriminator, mixed, target=1.0, weight=self.gp)
             stats["d_loss"] = stats["d_loss"] + self.gp * stats["gp"]
@@ -236,8 +239,10 @@ class GANTrainer(Trainer):
             stats["d_loss"] = stats["d_loss"] + (self.r1 / 2) * stats["r1"]
 
     def discriminator_step(self, real, labels=None) -> dict:
-        """One update of D on a real minibatch and as many fakes: minimise $L_D$."""
+        """One update of D on a real minibatch and as many fakes: minimise $L_D$ (the gradients
+        averaged over the ranks of a data-parallel run first)."""
         stats = self.discriminator_gradients(real, labels=labels)
+        average_gradients(self.discriminator.parameters(), self.comm)
         stats["d_grad_norm"] = grad_norm(self.discriminator.parameters())
         self.d_opt.step()
         return stats
@@ -256,12 +261,12 @@ class GANTrainer(Trainer):
         D, G = self.discriminator, self.generator
         G.zero_grad()
         n = real.shape[0]
-        z = self.sample_noise(n) if z is None else z
+        z = self.draw_rows(self.sample_noise, n) if z is None else z
         if self.num_classes and labels is None:
             if self.loss.joint:
                 raise ValueError(f"GANTrainer: the {self.loss.name} loss compares each fake with a real "
                                  f"sample, so G's step needs the real samples' labels")
-            labels = B.permutation(n) % self.num_classes  # every class, in random order
+            labels = self.draw_rows(lambda k: B.permutation(k) % self.num_classes, n)  # every class, in random order
         fake = G.forward(self.generator_input(z, labels), training=True)
         if self.loss.joint:  # D's pass on the real batch first: the fake pass is the one backpropagated
             out_real = self._d_out(real, labels)
@@ -279,6 +284,7 @@ class GANTrainer(Trainer):
         """One update of G through a fixed D (as many fakes as `real` has rows; `labels`: the
         real samples', which a conditional GAN with a joint loss needs)."""
         g_loss = self.generator_gradients(real, labels=labels if self.loss.joint else None)
+        average_gradients(self.generator.parameters(), self.comm)
         norm = grad_norm(self.generator.parameters())
         self.g_opt.step()
         return {"g_loss": g_loss, "g_grad_norm": norm}
@@ -287,7 +293,9 @@ class GANTrainer(Trainer):
         r"""$k$ = `d_steps` discriminator updates, then one generator update.
 
         `real_batch` holds the $k$ real minibatches of $N$ rows stacked, shape $(kN, \dots)$:
-        D step $i$ uses rows $[iN, (i+1)N)$, and $N$ must be a multiple of `pack`. Returns the
+        D step $i$ uses rows $[iN, (i+1)N)$, and $N$ must be a multiple of `pack`. In a
+        data-parallel run every rank receives the whole of `real_batch` and trains on its shard
+        of each minibatch (`npgan.parallel`); the figures are then means over the ranks. Returns the
         step's figures: `d_loss` ($L_D$ on the last D step; $-V$ for the cross-entropy
         losses), `g_loss`, `d_real` = mean $D(x)$, `d_fake` = mean $D(G(z))$, and the gradient
         norms of both networks.
@@ -300,10 +308,11 @@ class GANTrainer(Trainer):
                              f"pack={self.pack}")
         m = n // self.d_steps
         labels = self._labels(labels, n)
+        minibatch = lambda a, i: None if a is None else self.shard(a[i * m:(i + 1) * m])  # noqa: E731
         for i in range(self.d_steps):
-            part = None if labels is None else labels[i * m:(i + 1) * m]
-            stats = self.discriminator_step(real_batch[i * m:(i + 1) * m], labels=part)
-        stats.update(self.generator_step(real_batch[:m], labels=None if labels is None else labels[:m]))
+            stats = self.discriminator_step(minibatch(real_batch, i), labels=minibatch(labels, i))
+        stats.update(self.generator_step(minibatch(real_batch, 0), labels=minibatch(labels, 0)))
         self.step += 1
+        stats = mean_over_ranks(stats, self.comm)
         stats["step"] = self.step
         return stats

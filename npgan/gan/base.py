@@ -11,7 +11,9 @@ What the command line and the training loop need of it, it says itself:
 * ``from_config(cfg, generator, discriminator)``: the trainer a config describes (by
   default, each constructor argument named like a config key gets its value);
 * ``optimizers()``: what the learning-rate schedule sets;
-* ``rows_per_step(batch_size)``: how many real rows one ``train_step`` takes.
+* ``rows_per_step(batch_size)``: how many real rows one ``train_step`` takes;
+* ``data_parallel``: whether it runs on several ranks (``npgan.parallel``): then
+  ``train_step`` receives the whole minibatch on every rank and keeps its shard.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import inspect
 import json
 
 from .. import backend as B
+from ..comm import SingleProcess
 from ..io import save_npz
 from ..optim import Optimizer
+from ..parallel import shard
 from .conditional import balanced_labels, with_labels
 from .rundir import read_checkpoint
 
@@ -53,6 +57,7 @@ class Trainer:
     options: tuple = ()
     uses_discriminator = False
     for_images = True
+    data_parallel = False
 
     def __init__(self, generator, latent_dim: int, noise: str = "normal"):
         if noise not in NOISE:
@@ -64,6 +69,7 @@ class Trainer:
         self.noise = noise
         self.num_classes = 0  # a conditional trainer sets K: G's input is [z, one-hot label]
         self.step = 0  # training steps taken
+        self.comm = SingleProcess()  # the ranks of a data-parallel run (npgan.comm)
 
     def _parts(self):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -89,6 +95,15 @@ class Trainer:
     def rows_per_step(self, batch_size: int) -> int:
         """Real rows one ``train_step`` takes for minibatches of ``batch_size``."""
         return batch_size
+
+    def shard(self, a):
+        """This rank's rows of an array that holds the whole minibatch (``npgan.parallel.shard``)."""
+        return shard(a, self.comm)
+
+    def draw_rows(self, draw, n: int):
+        """``draw(N)`` for the whole minibatch, N = n x the ranks, and this rank's n rows of it:
+        every rank draws what one process would, so the random state advances alike."""
+        return self.shard(draw(n * self.comm.size))
 
     def sample_noise(self, n: int):
         """z ~ p_z: N(0, I) or U[-1, 1]^latent_dim, (n, latent_dim)."""

@@ -94,6 +94,8 @@ OPTIONS = (
            choices=lambda: LR_DECAYS),
     Option("betas", [0.5, 0.999], "Adam's betas", dict(type=float, nargs=2, metavar=("B1", "B2")),
            lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)"),
+    Option("dtype", "float32", "floating-point type of the networks and the training (float64: to compare "
+           "runs, e.g. one process and several, to rounding)", choices=lambda: ("float32", "float64")),
     Option("seed", 0, "seed of every random draw", dict(type=int), lambda v: 0 <= v < 2 ** 63,
            "an integer from 0 to 2^63 - 1"),
     Option("loss", "non_saturating", "GAN loss", choices=lambda: list(GAN_LOSSES)),

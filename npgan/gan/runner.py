@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 
 from .. import backend as B
+from ..comm import SingleProcess
 from ..data import get_dataset
 from ..evaluation import plot
+from ..nn import Layer
+from ..parallel import any_rank, check_in_step, on_rank_zero, synchronise_batchnorm
 from ..training import fit, stop_requests
 from .base import TRAINERS
 from .config import make_config
@@ -33,7 +37,8 @@ MAY_CHANGE_ON_RESUME = ("steps", "log_every", "data_dir")
 
 
 def build(cfg: dict):
-    """(trainer, dataset) for a config; networks initialised from the config's seed."""
+    """(trainer, dataset) for a config; networks initialised from the config's seed, in its dtype."""
+    B.set_dtype(cfg["dtype"])
     B.seed(cfg["seed"])
     ds = get_dataset(cfg["data"], cfg["data_dir"])  # the folder matters for image sets only
     cls = TRAINERS[cfg["trainer"]]
@@ -90,7 +95,7 @@ def resume_config(folder, changes: dict) -> dict:
 
 def train(cfg: dict, out_dir, resume: bool = False, progress: bool = True, plots: bool = True,
           until: int | None = None, callback=None, log=print, overwrite: bool = False,
-          governor=None) -> dict:
+          governor=None, comm=None) -> dict:
     """Train per ``cfg`` into ``out_dir`` (or continue the run there); return the last metrics.
 
     ``until`` stops after that step as an interruption would (the schedule still runs to
@@ -100,27 +105,25 @@ def train(cfg: dict, out_dir, resume: bool = False, progress: bool = True, plots
     refused unless ``resume`` or ``overwrite``; see ``npgan.gan.rundir`` for the rest of
     what a run folder guarantees. ``governor``, a ``npgan.runtime.ThreadGovernor``, is ticked
     every step (the command line passes one: process tuning is its choice, not the library's).
-    Raises ``TrainingDiverged`` or ``RunInterrupted``.
+    ``comm`` (``npgan.comm``): the ranks of a data-parallel run (``npgan.parallel``), every
+    rank calling ``train`` alike; rank 0 owns the folder (lock, checkpoints, log, metrics,
+    plots, progress) and returns the metrics, the others return {}.
+    Raises ``TrainingDiverged`` or ``RunInterrupted`` (on every rank).
     """
+    comm = comm or SingleProcess()
+    lead = comm.rank == 0
+    progress, plots = progress and lead, plots and lead
     if plots:
         plot.pyplot()  # missing or broken matplotlib: said now, not after the training
     trainer, ds = build(cfg)  # before the folder is touched: bad data or options write nothing
+    join_ranks(trainer, comm, cfg)
     rd = RunDir(out_dir)
     if resume:  # another run's data: said before anything else
         rd.read_checkpoint(_complete).check_data(ds)
-    evaluator = make_evaluator(cfg, ds, out_dir, log)  # a bad classifier file: said before training
-    with rd:
-        rd.prepare(resume, overwrite, log)
-        if resume:
-            ckpt = rd.read_checkpoint(_complete)  # again under the lock: the file the run continues from
-            ckpt.check_data(ds)
-            trainer.restore(ckpt.state, ckpt.path)
-            identity = ckpt.identity or new_identity(cfg, ds)  # a checkpoint from before runs had one
-            records = [{**r, "run": identity["id"]} for r in
-                       rd.read_records(trainer.step, ckpt.identity and identity["id"], warn=log)]
-            rd.start_log(records)
-        else:
-            identity, records = new_identity(cfg, ds), []
+    # a bad classifier file: said before training
+    evaluator = on_rank_zero(comm, make_evaluator, cfg, ds, out_dir, log)
+    with rd if lead else contextlib.nullcontext():
+        identity, records = _open(cfg, trainer, ds, rd, resume, overwrite, log, comm)
         _run(cfg, trainer, ds, rd, identity, evaluator, records, progress, until, callback, governor)
         if plots and records:
             with stop_requests():  # a signal now waits for the plots; a second Ctrl-C does not
@@ -130,7 +133,47 @@ def train(cfg: dict, out_dir, resume: bool = False, progress: bool = True, plots
                     raise RunInterrupted(trainer.step, "SIGINT", rd.path,
                                          f"interrupted while drawing the final plots; the training is saved: "
                                          f"npgan plot {rd.path} draws them") from None
-    return evaluator.summary(records[-1]) if records else {}
+    return evaluator.summary(records[-1]) if lead and records else {}
+
+
+def join_ranks(trainer, comm, cfg: dict) -> None:
+    """Make ``trainer`` one of the ranks of ``comm``: its draws sharded, its gradients averaged,
+    its BatchNorms synchronised (``npgan.parallel``). Nothing on one process; a clear error for
+    a run that cannot be split."""
+    if comm.size == 1:
+        return
+    if not trainer.data_parallel:
+        raise ValueError(f"the {cfg['trainer']} trainer does not run on several processes: its loss is "
+                         f"not a mean over samples")
+    minibatch = cfg["batch_size"]
+    if minibatch % (comm.size * cfg.get("pack", 1)):
+        raise ValueError(f"--batch-size {minibatch} must split into {comm.size} equal shards (one per "
+                         f"process) whose size is a multiple of --pack {cfg.get('pack', 1)}")
+    trainer.comm = comm
+    for _, part in trainer._parts():
+        if isinstance(part, Layer):
+            synchronise_batchnorm(part, comm)
+
+
+def _open(cfg, trainer, ds, rd, resume, overwrite, log, comm):
+    """(identity, records) of the run: the folder prepared (by rank 0), the checkpoint restored."""
+    on_rank_zero(comm, rd.prepare, resume, overwrite, log)
+    if not resume:
+        return new_identity(cfg, ds), []
+    ckpt = rd.read_checkpoint(_complete)  # again under the lock: the file the run continues from
+    ckpt.check_data(ds)
+    trainer.restore(ckpt.state, ckpt.path)
+    identity = ckpt.identity or new_identity(cfg, ds)  # a checkpoint from before runs had one
+    if comm.rank != 0:
+        return identity, []
+
+    def records():
+        out = [{**r, "run": identity["id"]} for r in
+               rd.read_records(trainer.step, ckpt.identity and identity["id"], warn=log)]
+        rd.start_log(out)
+        return out
+
+    return identity, on_rank_zero(comm, records)
 
 
 def draw_final_plots(cfg: dict, trainer, evaluator, rd: RunDir, records: list) -> list:
@@ -150,13 +193,26 @@ def _run(cfg, trainer, ds, rd, identity, evaluator, records, progress, until, ca
     rows = trainer.rows_per_step(cfg["batch_size"])
     every, since = cfg["log_every"], [trainer.step]  # the step the current interval's averages start at
 
+    comm = trainer.comm
+
     def step_fn(_):
-        if trainer.num_classes:
-            x, y = ds.sample_labeled(rows)
-            return trainer.train_step(x, labels=y)
-        return trainer.train_step(ds.sample(rows))
+        try:
+            if trainer.num_classes:
+                x, y = ds.sample_labeled(rows)
+                return trainer.train_step(x, labels=y)
+            return trainer.train_step(ds.sample(rows))
+        except Exception as exc:
+            if comm.size > 1:  # this rank alone: end the job rather than leave the others waiting
+                print(f"npgan: error on rank {comm.rank}: {type(exc).__name__}: {exc}", file=sys.__stderr__, flush=True)
+                comm.abort(1)
+            raise
 
     def on_log(step, record):
+        check_in_step([p for _, part in trainer._parts() if isinstance(part, Layer) for p in part.parameters()],
+                      comm)
+        return on_rank_zero(comm, log_step, step, record)
+
+    def log_step(step, record):
         record = {"step": step, **record, **evaluator(trainer)}
         if step - since[0] < step - (step - 1) // every * every:  # resumed mid-interval
             record["averaged_over"] = step - since[0]
@@ -171,16 +227,18 @@ def _run(cfg, trainer, ds, rd, identity, evaluator, records, progress, until, ca
         records.append(record)
         return evaluator.postfix(record)
 
+    stopped = [False]
     with stop_requests() as request, governor or contextlib.nullcontext():
         def should_stop():
             if governor is not None:
                 governor.tick()  # one thread while the machine is busy
-            return bool(request)
+            stopped[0] = any_rank(bool(request), comm)  # every rank stops at the same step
+            return stopped[0]
 
         fit(step_fn, trainer.optimizers(), lr=cfg["lr"],
             decay=cfg["lr_decay"], total=cfg["steps"], start=trainer.step, stop=until,
             log_every=every, on_log=on_log, should_stop=should_stop,
             progress=f"{cfg['trainer']} on {cfg['data']}" if progress else None)
-    if request:
-        rd.write_checkpoint(trainer, cfg, identity)  # a diverged state raises: the good one stays
-        raise RunInterrupted(trainer.step, request.signal, rd.path)
+    if stopped[0]:
+        on_rank_zero(comm, rd.write_checkpoint, trainer, cfg, identity)  # a diverged state raises: the good one stays
+        raise RunInterrupted(trainer.step, request.signal or "SIGINT", rd.path)
