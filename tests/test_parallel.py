@@ -267,3 +267,15 @@ def test_a_rank_killed_mid_run_ends_the_job_and_leaves_the_checkpoint_intact(tmp
     assert run.returncode != 0
     ckpt = read_checkpoint(tmp_path / "run" / "checkpoint.npz")  # whole, and a training state
     assert int(ckpt.state["step"]) % 20 == 0 and int(ckpt.state["step"]) > 0
+
+
+@needs_mpi
+def test_the_data_parallel_benchmark_times_each_number_of_processes(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "benchmarks.data_parallel", "--models", "ring8", "--steps", "2",
+                          "--json", str(tmp_path / "dp.json")], capture_output=True, text=True, timeout=300,
+                         env=_env(), cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads((tmp_path / "dp.json").read_text())["rows"]
+    assert [r["ranks"] for r in rows] == [1, 2]
+    assert rows[0]["comm_ms"] == 0 < rows[1]["comm_ms"] < rows[1]["ms"]  # one process sends nothing
+    assert rows[0]["mb"] == rows[1]["mb"] > 0

@@ -188,11 +188,8 @@ def draw_final_plots(cfg: dict, trainer, evaluator, rd: RunDir, records: list) -
     return paths
 
 
-def _run(cfg, trainer, ds, rd, identity, evaluator, records, progress, until, callback, governor) -> None:
-    """The loop: train, and at each logging step check, measure, checkpoint and log."""
-    rows = trainer.rows_per_step(cfg["batch_size"])
-    every, since = cfg["log_every"], [trainer.step]  # the step the current interval's averages start at
-
+def _step_function(trainer, ds, rows):
+    """One training step on a fresh real batch (with its labels for a conditional trainer)."""
     comm = trainer.comm
 
     def step_fn(_):
@@ -206,6 +203,17 @@ def _run(cfg, trainer, ds, rd, identity, evaluator, records, progress, until, ca
                 print(f"npgan: error on rank {comm.rank}: {type(exc).__name__}: {exc}", file=sys.__stderr__, flush=True)
                 comm.abort(1)
             raise
+
+    return step_fn
+
+
+def _run(cfg, trainer, ds, rd, identity, evaluator, records, progress, until, callback, governor) -> None:
+    """The loop: train, and at each logging step check, measure, checkpoint and log."""
+    rows = trainer.rows_per_step(cfg["batch_size"])
+    every, since = cfg["log_every"], [trainer.step]  # the step the current interval's averages start at
+
+    comm = trainer.comm
+    step_fn = _step_function(trainer, ds, rows)
 
     def on_log(step, record):
         check_in_step([p for _, part in trainer._parts() if isinstance(part, Layer) for p in part.parameters()],
