@@ -15,6 +15,9 @@ communicator is wrapped to add up the wall time spent inside its collectives. Co
 * MB/step: bytes all-reduced per step (every gradient of D for each of the k D steps and of G,
   float32), from the parameter counts.
 
+``--predict`` adds the cost model's predictions (``predict``) for the measured models: a ring
+all-reduce on 8 GPUs and on 64 CPU nodes, from the one-process step time measured here.
+
 With ``--threads 1`` each rank uses one core: on a 2-core machine N = 2 fills it, and N > 2
 oversubscribes it (said in the header).
 """
@@ -106,6 +109,36 @@ def _model(model: str):
     return trainer, B.uniform((64, 1, 28, 28), -1, 1), cfg
 
 
+# (name, ranks, bandwidth in GB/s per link, latency per message in microseconds)
+LINKS = [("8 GPUs, NVLink", 8, 150.0, 10.0), ("8 GPUs, PCIe 4", 8, 20.0, 10.0),
+         ("8 CPU nodes, 10 Gb Ethernet", 8, 1.25, 50.0), ("64 CPU nodes, 10 Gb Ethernet", 64, 1.25, 50.0),
+         ("64 CPU nodes, 100 Gb InfiniBand", 64, 12.5, 2.0)]
+
+
+def allreduce_ms(megabytes: float, ranks: int, gb_per_s: float, latency_us: float, messages: int) -> float:
+    r"""A ring all-reduce of S bytes over R ranks: each rank sends and receives $2 (R-1)/R \cdot S$
+    bytes in $2 (R-1)$ steps, so $t = 2\frac{R-1}{R} \frac{S}{\beta} + 2 (R-1)\,\alpha$ per
+    all-reduce, for `messages` all-reduces (one per network update) sharing the bytes."""
+    return (2 * (ranks - 1) / ranks * megabytes * 1e6 / (gb_per_s * 1e9) * 1e3
+            + messages * 2 * (ranks - 1) * latency_us * 1e-3)
+
+
+def predict(row: dict) -> list:
+    """Predicted step times at each of ``LINKS``: the same global batch split R ways (strong
+    scaling: compute / R) and R times the batch (weak scaling: compute as measured), plus the
+    ring all-reduces of the gradients; (name, comm ms, strong speed-up, weak efficiency). The
+    compute time is the CPU step measured here, so the speed-ups are for CPU nodes only; for
+    GPUs only the communication time is predicted (None for the rest)."""
+    out = []
+    for name, ranks, bandwidth, latency in LINKS:
+        comm = allreduce_ms(row["mb"], ranks, bandwidth, latency, messages=row["d_steps"] + 1)
+        if "GPU" in name:
+            out.append((name, comm, None, None))
+        else:
+            out.append((name, comm, row["ms"] / (row["ms"] / ranks + comm), row["ms"] / (row["ms"] + comm)))
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
@@ -113,6 +146,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", help="also write the rows here")
+    ap.add_argument("--predict", action="store_true", help="add the cost model's predictions")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     allocator = prepare_process(args.threads)
@@ -136,6 +170,12 @@ def main(argv=None):
             rows.append(row)
             print(f"{model:<9}{row['batch']:>6}{n:>6}{row['ms']:10.2f}{row['comm_ms']:10.2f}"
                   f"{row['comm_ms'] / row['ms']:8.1%}{row['mb']:9.2f}", flush=True)
+    if args.predict:
+        print(f"\n# predicted from the one-process rows: {'link':<32}{'comm ms':>9}{'strong':>8}{'weak':>7}")
+        for row in (r for r in rows if r["ranks"] == 1):
+            for name, comm, strong, weak in predict(row):
+                scaling = f"{strong:7.1f}x{weak:7.0%}" if strong else f"{'-':>8}{'-':>7}"
+                print(f"{row['model']:<9}{row['ms']:9.1f} ms  {name:<32}{comm:9.2f}{scaling}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine_line(), "rows": rows}, f, indent=1)
