@@ -25,6 +25,8 @@ MODULES = {  # section title: module
     "Kernels (npgan.kernels)": "npgan.kernels",
     "Gradient checks (npgan.gradcheck)": "npgan.gradcheck",
     "Metrics (npgan.evaluation.metrics)": "npgan.evaluation.metrics",
+    "Data-parallel training (npgan.parallel)": "npgan.parallel",
+    "Communicators (npgan.comm)": "npgan.comm",
     "Process tuning (npgan.runtime)": "npgan.runtime",
 }
 
