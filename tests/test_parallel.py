@@ -279,3 +279,24 @@ def test_the_data_parallel_benchmark_times_each_number_of_processes(tmp_path):
     assert [r["ranks"] for r in rows] == [1, 2]
     assert rows[0]["comm_ms"] == 0 < rows[1]["comm_ms"] < rows[1]["ms"]  # one process sends nothing
     assert rows[0]["mb"] == rows[1]["mb"] > 0
+
+
+@needs_mpi
+def test_an_interrupt_stops_every_rank_at_one_step_with_one_message(tmp_path):
+    run = subprocess.Popen([MPIEXEC, "-n", "2", sys.executable, "-m", "npgan", "train", "--data", "ring8",
+                            "--steps", "100000", "--log-every", "20", "--no-progress", "--out", str(tmp_path / "run")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=ROOT)
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / "run" / "checkpoint.npz").exists() and time.time() < deadline:
+            time.sleep(0.2)
+        run.send_signal(signal.SIGINT)  # mpiexec forwards it to every rank
+        _, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130
+    ours = [line for line in err.splitlines() if line.startswith("npgan:")]
+    assert len(ours) == 1 and "interrupted by SIGINT at step" in ours[0], err
+    step = int(ours[0].split("at step ")[1].split(";")[0])
+    assert int(read_checkpoint(tmp_path / "run" / "checkpoint.npz").state["step"]) == step
