@@ -44,6 +44,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import backend as B
+from .nn import frozen, record_backward
 
 SCALE_FLOOR = 1e-3  # see `compare`
 TOL = 1e-6          # far above a correct pass's rounding, far below a wrong one's error: `numerical_gradient`
@@ -413,7 +414,6 @@ def double_gradcheck(layer, x, training: bool = True, eps: float = 1e-6, seed: i
     run checks the adding, `addition_errors`), are each checked by `numerical_gradient` of
     $P$. The input must be float64. The report's rows pass or fail at `tol`.
     """
-    from .nn import frozen, record_backward
     _require_float64(x, "the input")
     x = x.copy()
     rng_state = B.get_rng_state()

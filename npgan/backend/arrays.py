@@ -10,6 +10,8 @@ places that read or write files.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy
 
 host = numpy  # host-side NumPy, for file I/O and plotting only
@@ -132,7 +134,6 @@ def environment_error():
 
 def _warn_environment() -> None:
     if not _env_error[1]:
-        import warnings
         _env_error[1] = True
         warnings.warn(f"{_env_error[0]}; using numpy", RuntimeWarning, stacklevel=3)
 
