@@ -41,7 +41,7 @@ COLUMNS = [("fd", "FD ↓", 2), ("precision", "precision ↑", 3), ("recall", "r
 
 def npgan(*args) -> list:
     """The command line of ``npgan ARGS`` run by this Python."""
-    return [sys.executable, "-m", "npgan.cli", *args]
+    return [sys.executable, "-m", "npgan", *args]
 
 
 def run_one(method: str, seed: int, out: Path, steps) -> dict:
@@ -82,6 +82,11 @@ def table(results: list, seeds: list, threads: int) -> str:
         if runs:
             cells = [mean_std([r[key] for r in runs], digits) for key, _, digits in COLUMNS]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += ["", "Each run:", "", "| method | seed | " + " | ".join(name for _, name, _ in COLUMNS) + " |",
+              "|---|---|" + "---|" * len(COLUMNS)]
+    for r in sorted(results, key=lambda r: (list(METHODS).index(r["method"]), r["seed"])):
+        cells = [f"{r[key]:.{digits}f}" for key, _, digits in COLUMNS]
+        lines.append(f"| {METHODS[r['method']][0].split(' (')[0]} | {r['seed']} | " + " | ".join(cells) + " |")
     lines += ["", "Commands (each followed by `npgan evaluate RUN`):", ""]
     for method in METHODS:
         runs = [r for r in results if r["method"] == method]
