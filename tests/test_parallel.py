@@ -300,3 +300,16 @@ def test_an_interrupt_stops_every_rank_at_one_step_with_one_message(tmp_path):
     assert len(ours) == 1 and "interrupted by SIGINT at step" in ours[0], err
     step = int(ours[0].split("at step ")[1].split(";")[0])
     assert int(read_checkpoint(tmp_path / "run" / "checkpoint.npz").state["step"]) == step
+
+
+@needs_mpi
+@pytest.mark.parametrize("options", [["--loss", "wasserstein", "--gp", "10"], ["--conditional"],
+                                     ["--loss", "relativistic", "--pack", "2"], ["--r1", "1", "--d-steps", "3"]],
+                         ids=["wgan-gp", "conditional", "relativistic-pack2", "r1-k3"])
+def test_every_draw_is_sharded_alike(tmp_path, options):
+    """Penalties' mixing weights, labels, packing, joint losses and k D steps: one process's run on two."""
+    args = ["train", "--data", "ring8", "--dtype", "float64", "--seed", "0", "--steps", "10", "--batch-size", "128",
+            "--log-every", "10", "--no-progress", *options]
+    one, two = _npgan(1, *args, "--out", str(tmp_path / "one")), _npgan(2, *args, "--out", str(tmp_path / "two"))
+    assert one.returncode == 0 and two.returncode == 0, two.stderr
+    assert _max_relative_difference(tmp_path / "one", tmp_path / "two") < 1e-9
