@@ -219,7 +219,8 @@ class ForgetsTheTwo(MeanMatching):
 
 
 def _toy_config(name):
-    return make_config(data="gauss1d", trainer=name, hidden=8, depth=1, batch_size=16, latent_dim=2)
+    return make_config(data="gauss1d", trainer=name, hidden=8, depth=1, batch_size=16, latent_dim=2,
+                       dtype=B.get_dtype().name)  # the test's dtype: building a run sets its config's
 
 
 def test_a_trainer_added_as_the_guide_says_passes_the_generic_checks(registered, f64, tmp_path):

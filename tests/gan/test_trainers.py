@@ -21,8 +21,10 @@ from npgan.losses import mmd2
 
 
 def _config(trainer, **options):
-    """A small run of `trainer` on ring8, every trainer's own defaults applied."""
-    return make_config(data="ring8", trainer=trainer, hidden=8, depth=1, batch_size=8, latent_dim=3, **options)
+    """A small run of `trainer` on ring8, every trainer's own defaults applied, in the dtype the
+    test runs in (a run's config sets the dtype when it is built)."""
+    return make_config(data="ring8", trainer=trainer, hidden=8, depth=1, batch_size=8, latent_dim=3,
+                       dtype=B.get_dtype().name, **options)
 
 
 @pytest.mark.parametrize("name", sorted(TRAINERS))
