@@ -68,10 +68,14 @@ def shard(a, comm):
     return a[comm.rank * n:(comm.rank + 1) * n]
 
 
-def average_gradients(params, comm) -> None:
-    r"""Replace each parameter's `.grad` by its mean over the ranks, $\frac1R \sum_r \nabla L_r$:
-    one all-reduce of a flat buffer holding every gradient. Nothing on one process."""
-    if comm.size == 1 or not params:
+def average_gradients(network, comm) -> None:
+    r"""Replace the `.grad` of each of `network`'s parameters by its mean over the ranks,
+    $\frac1R \sum_r \nabla L_r$: one all-reduce of a flat buffer holding every gradient.
+    Nothing on one process. (`network`: a layer, or a list of parameters.)"""
+    if comm.size == 1:
+        return
+    params = network.parameters() if hasattr(network, "parameters") else list(network)
+    if not params:
         return
     xp = B.get_backend()
     flat = xp.concatenate([p.grad.reshape(-1) for p in params])

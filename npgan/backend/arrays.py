@@ -194,15 +194,20 @@ def to_numpy(x, copy: bool = False):
     return numpy.array(x, copy=True) if copy else numpy.asarray(x)
 
 
-def check_array(x, where: str, dtype=None, ndim=None) -> None:
+def check_array(x, where, dtype=None, ndim=None) -> None:
     """Raise a clear error unless ``x`` is an array of the current backend.
 
-    ``where`` names the caller (e.g. ``"Conv2D(3->8, k=3)"``) so the message
-    says which layer refused the input. With ``dtype`` the array must have that
-    float dtype; with ``ndim`` (an int or a tuple of ints) that many axes.
+    ``where`` names the caller (e.g. ``"Conv2D(3->8, k=3)"``), or is a function returning that
+    name, called only for an error (a layer's name is a formatted string, and the check runs on
+    every pass), so the message says which layer refused the input. With ``dtype`` the array
+    must have that float dtype; with ``ndim`` (an int or a tuple of ints) that many axes.
     """
     kind = array_backend(x)
     current = backend_name()
+    if kind == current and (dtype is None or x.dtype == dtype) and (ndim is None or x.ndim == ndim or (
+            not isinstance(ndim, int) and x.ndim in ndim)):
+        return
+    where = where() if callable(where) else where
     if kind is None:
         raise BackendMismatchError(
             f"{where}: expected a {current} array, received {type(x).__name__}"
@@ -216,11 +221,9 @@ def check_array(x, where: str, dtype=None, ndim=None) -> None:
         raise BackendMismatchError(
             f"{where}: expected dtype {numpy.dtype(dtype).name}, received {x.dtype.name}"
         )
-    if ndim is not None:
-        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
-        if x.ndim not in allowed:
-            want = " or ".join(f"{n}-D" for n in allowed)
-            raise ValueError(f"{where}: expected a {want} input, received shape {tuple(x.shape)}")
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    want = " or ".join(f"{n}-D" for n in allowed)
+    raise ValueError(f"{where}: expected a {want} input, received shape {tuple(x.shape)}")
 
 
 def synchronize() -> None:

@@ -242,7 +242,7 @@ class GANTrainer(Trainer):
         """One update of D on a real minibatch and as many fakes: minimise $L_D$ (the gradients
         averaged over the ranks of a data-parallel run first)."""
         stats = self.discriminator_gradients(real, labels=labels)
-        average_gradients(self.discriminator.parameters(), self.comm)
+        average_gradients(self.discriminator, self.comm)
         stats["d_grad_norm"] = grad_norm(self.discriminator.parameters())
         self.d_opt.step()
         return stats
@@ -284,7 +284,7 @@ class GANTrainer(Trainer):
         """One update of G through a fixed D (as many fakes as `real` has rows; `labels`: the
         real samples', which a conditional GAN with a joint loss needs)."""
         g_loss = self.generator_gradients(real, labels=labels if self.loss.joint else None)
-        average_gradients(self.generator.parameters(), self.comm)
+        average_gradients(self.generator, self.comm)
         norm = grad_norm(self.generator.parameters())
         self.g_opt.step()
         return {"g_loss": g_loss, "g_grad_norm": norm}

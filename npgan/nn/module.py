@@ -89,16 +89,16 @@ class Layer:
     def forward(self, x, training=None):
         """y = f(x): checks x, runs ``_forward`` in the resolved mode, keeps its cache."""
         self._check_input(x, **self._input_spec())
-        y, cache = self._forward(x, self._mode(training))
-        self._cache = cache
-        self._shapes = (tuple(x.shape), tuple(y.shape))
+        y, cache = self._forward(x, self.training if training is None else bool(training))
+        d = self.__dict__  # plain attributes: set directly, past the registration in __setattr__
+        d["_cache"], d["_used"], d["_shapes"] = cache, False, (x.shape, y.shape)
         return y
 
     def backward(self, grad_out):
         """dL/dx from dL/dy (checked against the output's shape); adds dL/dθ into ``.grad``."""
         cache = self._cached()
         self._check_grad(grad_out, self._shapes[1])
-        if not self.input_grad and not (self.requires_grad and self._registry()["_parameters"]):
+        if not self.input_grad and not (self.requires_grad and self.__dict__.get("_parameters")):
             return None  # nothing to compute
         return self._backward(grad_out, cache)
 
@@ -189,13 +189,13 @@ class Layer:
         """Refuse a wrong backend, dtype, rank or channel count before computing anything."""
         dtype = self._dtype()
         if dtype is None:
-            B.check_array(x, repr(self), ndim=ndim)
+            B.check_array(x, self.__repr__, ndim=ndim)
             if x.dtype.kind != "f":
                 raise B.BackendMismatchError(
                     f"{self!r}: expected a floating-point input, received dtype {x.dtype.name}"
                 )
         else:
-            B.check_array(x, repr(self), dtype=dtype, ndim=ndim)
+            B.check_array(x, self.__repr__, dtype=dtype, ndim=ndim)
         if channels is not None and x.shape[1] != channels:
             raise ValueError(
                 f"{self!r}: expected input shape (N, {channels}, H, W), received {tuple(x.shape)}"
@@ -223,8 +223,8 @@ class Layer:
         return self._cache
 
     def _check_grad(self, grad_out, shape):
-        B.check_array(grad_out, repr(self) + ".backward", dtype=self._dtype())
-        if tuple(grad_out.shape) != tuple(shape):
+        B.check_array(grad_out, lambda: repr(self) + ".backward", dtype=self._dtype())
+        if grad_out.shape != shape:
             raise ValueError(
                 f"{self!r}.backward: expected grad_out of shape {tuple(shape)} (the output's), "
                 f"received {tuple(grad_out.shape)}"
