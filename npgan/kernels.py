@@ -340,14 +340,20 @@ def adam_update(p, g, m, v, beta1: float, beta2: float, eps: float, step_size: f
 
     On NumPy a contiguous array is updated block by block (`ADAM_BLOCK` elements), every
     operation running on a block while it sits in cache: about one trip to memory instead of
-    a dozen. CuPy updates whole arrays."""
+    a dozen; the blocks are split between threads. CuPy updates whole arrays."""
     arrays = (p, g, m, v)
     if B.backend_name() != "numpy" or p.size <= ADAM_BLOCK or not all(a.flags.c_contiguous for a in arrays):
         _adam_block(p, g, m, v, beta1, beta2, eps, step_size, inv_bc2)
         return
     flat = [a.reshape(-1) for a in arrays]  # views: the updates land in p, m, v
-    for start in range(0, p.size, ADAM_BLOCK):
-        _adam_block(*(a[start:start + ADAM_BLOCK] for a in flat), beta1, beta2, eps, step_size, inv_bc2)
+    starts = range(0, p.size, ADAM_BLOCK)
+
+    def update(lo, hi):
+        for start in starts[lo:hi]:
+            _adam_block(*(a[start:start + ADAM_BLOCK] for a in flat), beta1, beta2, eps, step_size, inv_bc2)
+
+    # a dozen passes over each element: two blocks already pay for a second thread
+    runtime.parallel_for(update, len(starts), p.size, min_work=2 * ADAM_BLOCK, threads=_threads())
 
 
 def _adam_block(p, g, m, v, beta1, beta2, eps, step_size, inv_bc2):
@@ -377,6 +383,21 @@ def adam_update_reference(p, g, m, v, beta1, beta2, eps, step_size, inv_bc2):
     p -= step_size * m / (xp.sqrt(v) * inv_bc2 + eps)
 
 
+# -- matrix products ---------------------------------------------------------------------------------
+def matmul(a, b):
+    """`a @ b` for 2-D arrays. With an inner dimension of 1 (backpropagating into a Dense layer
+    with one output, a discriminator's last) the product is an outer product, and NumPy's
+    general matrix product takes a slow path for it; broadcasting computes it in one pass."""
+    if a.shape[1] == 1:
+        return a * b
+    return a @ b
+
+
+@_reference_of(matmul)
+def matmul_reference(a, b):
+    return a @ b
+
+
 # -- convolution windows (im2col / col2im) ---------------------------------------------------------------
 def copy_windows(windows):
     """A contiguous copy of a strided `(N, ...)` view of all of an image's windows: im2col's one
@@ -395,21 +416,77 @@ def copy_windows_reference(windows):
     return windows.copy()
 
 
-def add_windows(out, cols, offsets):
-    """col2im's scatter-add: for each `(rows, columns, a, b, i, j)` of `offsets`,
-    `out[:, rows, columns, :] += cols[:, a, b, i, j, :]`, the batch split between threads
-    (threads take disjoint samples, so no two write the same pixel)."""
+def matmul_by_offset(a, b, k: int):
+    """`a @ b` for b of shape `(K, k*C)`, as the `(M, k, C)` array `(a @ b).reshape(M, k, C)`,
+    stored offset-major: its memory is `(k, M, C)`, one product `a @ b[:, j*C:(j+1)*C]` per
+    kernel offset j, so that each offset's `(M, C)` block is contiguous. col2im reads the
+    result one offset at a time; from a row-major `(M, k*C)` product each offset's entries lie
+    `k*C` apart, and those strided reads cost more than the sums themselves."""
+    xp = B.get_backend()
+    c = b.shape[1] // k
+    return xp.matmul(a, b.reshape(-1, k, c).transpose(1, 0, 2)).transpose(1, 0, 2)
+
+
+@_reference_of(matmul_by_offset)
+def matmul_by_offset_reference(a, b, k: int):
+    return (a @ b).reshape(a.shape[0], k, -1)
+
+
+def sum_windows(cols, offsets, shape):
+    """col2im's scatter-add into a fresh `(N, H, W, C)` array of `shape`: starting from zeros,
+    `out[:, rows, columns, :] += cols[:, a, b, i, j, :]` for each `(rows, columns, a, b, i, j)`
+    of `offsets`, where `rows` and `columns` step by the stride.
+
+    An in-place add into a strided view of `out` runs several times slower than one into
+    contiguous memory, so the windows are summed phase by phase: the offsets whose rows and
+    columns fall on the same (row mod stride, column mod stride) phase of the image are added
+    up in a contiguous buffer shaped like that phase (the first offset that covers the whole
+    phase is copied into it rather than added to zeros), which is then copied once into its
+    place. At stride 1 there is one phase and the buffer is `out` itself. The batch is split
+    between threads (threads take disjoint samples, so no two write the same pixel)."""
+    xp = B.get_backend()
+    n, height, width, c = shape
+    out = xp.empty(shape, dtype=cols.dtype)
+    if not offsets:
+        out[...] = 0
+        return out
+    sh, sw = offsets[0][0].step, offsets[0][1].step
+    taps = {}  # phase -> [(rows, columns) within the phase, a, b, i, j]
+    for rows, columns, a, b, i, j in offsets:
+        r, q = rows.start // sh, columns.start // sw
+        taps.setdefault((rows.start % sh, columns.start % sw), []).append(
+            (slice(r, r + a.stop - a.start), slice(q, q + b.stop - b.start), a, b, i, j))
+    plan = []  # (phase row, phase column, phase height, phase width, whole, its taps)
+    for ry in range(min(sh, height)):
+        for rx in range(min(sw, width)):
+            mh, mw = len(range(ry, height, sh)), len(range(rx, width, sw))
+            mine = taps.get((ry, rx), [])
+            covers = [t[:2] == (slice(0, mh), slice(0, mw)) for t in mine]
+            if any(covers):  # that one first: copied into the buffer, no zeros needed
+                mine.insert(0, mine.pop(covers.index(True)))
+            plan.append((ry, rx, mh, mw, any(covers), mine))
+    direct = sh == 1 and sw == 1
+
     def scatter(lo, hi):
-        for rows, columns, a, b, i, j in offsets:
-            out[lo:hi, rows, columns, :] += cols[lo:hi, a, b, i, j, :]
+        for ry, rx, mh, mw, whole, mine in plan:
+            buf = out[lo:hi] if direct else xp.empty((hi - lo, mh, mw, c), dtype=cols.dtype)
+            if whole:
+                _, _, a, b, i, j = mine[0]
+                buf[...] = cols[lo:hi, a, b, i, j, :]
+            else:
+                buf.fill(0)
+            for rows, columns, a, b, i, j in mine[1 if whole else 0:]:
+                buf[:, rows, columns, :] += cols[lo:hi, a, b, i, j, :]
+            if not direct:
+                out[lo:hi, ry::sh, rx::sw, :] = buf
 
     _over_batch(scatter, cols, min_work=1 << 20)
     return out
 
 
-@_reference_of(add_windows)
-def add_windows_reference(out, cols, offsets):
+@_reference_of(sum_windows)
+def sum_windows_reference(cols, offsets, shape):
+    out = B.get_backend().zeros(shape, dtype=cols.dtype)
     for rows, columns, a, b, i, j in offsets:
         out[:, rows, columns, :] += cols[:, a, b, i, j, :]
     return out
-

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from helpers import split_work
 from npgan import backend as B
 from npgan import kernels as K
+from npgan.nn.im2col import window_offsets
 
 
 def _channels_last(a) -> bool:
@@ -93,13 +94,16 @@ def _windows(draw, dtype):
         image, shape=(n, ho, wo, k, k, c), strides=(sn, s * sh, s * sw, sh, sw, sc)),)
 
 
-def _add_windows(draw, dtype):
-    n, ho, wo, c, k = (draw(st.integers(1, 3)) for _ in range(5))
-    cols = B.normal((n, ho, wo, k, k, c), dtype=dtype)
-    out = B.normal((n, ho + k - 1, wo + k - 1, c), dtype=dtype)
-    offsets = [(slice(i, i + ho), slice(j, j + wo), slice(0, ho), slice(0, wo), i, j)
-               for i in range(k) for j in range(k)]
-    return out, cols, offsets
+def _sum_windows(draw, dtype):
+    """col2im's offsets for a drawn convolution geometry: kernel, stride, padding, crop."""
+    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    kh, kw, sh, sw = (draw(st.integers(1, 4)) for _ in range(4))
+    ho, wo = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    hp, wp = (ho - 1) * sh + kh, (wo - 1) * sw + kw
+    top, left = draw(st.integers(0, hp - 1)), draw(st.integers(0, wp - 1))
+    height, width = draw(st.integers(1, hp - top)), draw(st.integers(1, wp - left))
+    cols = B.normal((n, ho, wo, kh, kw, c), dtype=dtype)
+    return cols, window_offsets(kh, kw, sh, sw, ho, wo, (top, left, height, width)), (n, height, width, c)
 
 
 CASES = {
@@ -115,13 +119,18 @@ CASES = {
     K.channel_scale: _scale,
     K.adam_update: _adam,
     K.copy_windows: _windows,
-    K.add_windows: _add_windows,
+    K.matmul_by_offset: lambda draw, dtype: (lambda k, c: (B.normal((draw(st.integers(1, 7)), 3), dtype=dtype),
+                                                           B.normal((3, k * c), dtype=dtype), k))(
+        draw(st.integers(1, 5)), draw(st.integers(1, 4))),
+    K.sum_windows: _sum_windows,
+    K.matmul: lambda draw, dtype: (lambda m, k, n: (B.normal((m, k), dtype=dtype), B.normal((k, n), dtype=dtype)))(
+        draw(st.integers(1, 5)), draw(st.sampled_from([1, 1, 2, 3])), draw(st.integers(1, 5))),
 }
 
 
 # kernels whose work is to update some arguments in place: which (their results are compared
 # too); the other kernels may reuse an argument's memory (batch_norm_affine's `centred`)
-IN_PLACE = {K.adam_update: (0, 2, 3), K.add_windows: (0,)}
+IN_PLACE = {K.adam_update: (0, 2, 3)}
 
 
 def test_every_kernel_has_a_reference_and_a_case():
@@ -153,7 +162,7 @@ def test_kernel_matches_its_reference(backend_name, kernel, data, dtype, threads
     got = got if isinstance(got, tuple) else (got,)
     want = want if isinstance(want, tuple) else (want,)
     tol = 2e-5 if dtype == "float32" else 1e-12
-    # the results, and the arguments afterwards (in-place kernels: Adam, add_windows)
+    # the results, and the arguments afterwards (in-place kernels: Adam)
     pairs = [(g, w) for g, w in zip(got, want) if g is not None] + \
             [(mine[i], theirs[i]) for i in IN_PLACE.get(kernel, ())]
     for g, w in pairs:

@@ -10,6 +10,7 @@ the second-order passes; `ConvTranspose2D`'s derives its own from them.
 
 from __future__ import annotations
 
+from .. import kernels as K
 from .im2col import col2im, conv_output_size, im2col, integer, pad_nhwc, pair
 from .init import init_weight_bias
 from .module import Layer, Parameter
@@ -200,7 +201,7 @@ class Conv2D(_ConvBase):
                 self.bias.grad += g.sum(axis=0)
         if not self.input_grad:
             return None
-        dcols = g @ self._wmat()
+        dcols = K.matmul_by_offset(g, self._wmat(), kh * kw)  # g @ Wm, one (N*Ho*Wo, C) block per offset
         dx = col2im(dcols, n, h + 2 * ph, w + 2 * pw, c, kh, kw, sh, sw, ho, wo, crop=(ph, pw, h, w))
         return dx.transpose(0, 3, 1, 2)
 
@@ -345,7 +346,7 @@ class ConvTranspose2D(_ConvBase):
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         _, co, ho, wo = self.output_shape(x.shape)
         xm = x.transpose(0, 2, 3, 1).reshape(n * h * w, ci)
-        cols = xm @ self._wmat()
+        cols = K.matmul_by_offset(xm, self._wmat(), kh * kw)  # xm @ Wm, one (N*H*W, Co) block per offset
         y = col2im(cols, n, ho + 2 * ph, wo + 2 * pw, co, kh, kw, sh, sw, h, w, crop=(ph, pw, ho, wo))
         return y, (xm, x.shape)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import kernels as K
 from .im2col import integer
 from .init import init_weight_bias
 from .module import Layer, Parameter
@@ -111,7 +112,7 @@ class Dense(Layer):
             self.bias.grad += grad_out.sum(axis=0)
         if not self.input_grad:
             return None
-        return grad_out @ self.weight.data.T
+        return K.matmul(grad_out, self.weight.data.T)  # grad_out @ W.T
 
     def _double_backward(self, ggx, grad_out, x):
         if self.requires_grad:

@@ -106,6 +106,23 @@ def _clip(offset: int, stride: int, count: int, lo: int, hi: int):
     return first, last, offset + stride * first - lo
 
 
+def window_offsets(kh: int, kw: int, sh: int, sw: int, ho: int, wo: int, crop) -> list:
+    """Where each kernel offset's windows land in a cropped image: `(rows, columns, a, b, i, j)`
+    for each offset (i, j) that reaches the crop `(top, left, height, width)`, with `rows`
+    and `columns` (in crop coordinates, stepping by the stride) the pixels that windows `a`
+    (rows) and `b` (columns) add their entry (i, j) to."""
+    top, left, height, width = crop
+    offsets = []
+    for i in range(kh):
+        a0, a1, r0 = _clip(i, sh, ho, top, top + height)
+        for j in range(kw):
+            b0, b1, c0 = _clip(j, sw, wo, left, left + width)
+            if a0 < a1 and b0 < b1:
+                offsets.append((slice(r0, r0 + sh * (a1 - a0 - 1) + 1, sh),
+                                slice(c0, c0 + sw * (b1 - b0 - 1) + 1, sw), slice(a0, a1), slice(b0, b1), i, j))
+    return offsets
+
+
 def col2im(cols, n: int, hp: int, wp: int, c: int, kh: int, kw: int,
            sh: int, sw: int, ho: int, wo: int, crop=(0, 0, None, None)):
     r"""Adjoint of `im2col`: scatter-add `(N*Ho*Wo, kh*kw*C)` rows onto an `(N, Hp, Wp, C)` image.
@@ -151,18 +168,9 @@ def col2im(cols, n: int, hp: int, wp: int, c: int, kh: int, kw: int,
     `(N, height, width, C)`, computed directly (nothing outside it is added up): with
     `crop = (p, p, H, W)` it is exactly the sum above over the unpadded positions.
     """
-    xp = B.get_backend()
     top, left, height, width = crop
     height = hp - top if height is None else height
     width = wp - left if width is None else width
     cols = cols.reshape(n, ho, wo, kh, kw, c)
-    out = xp.zeros((n, height, width, c), dtype=cols.dtype)
-    offsets = []  # (rows, columns, window rows, window columns, i, j) of each kernel offset
-    for i in range(kh):
-        a0, a1, r0 = _clip(i, sh, ho, top, top + height)
-        for j in range(kw):
-            b0, b1, c0 = _clip(j, sw, wo, left, left + width)
-            if a0 < a1 and b0 < b1:
-                offsets.append((slice(r0, r0 + sh * (a1 - a0 - 1) + 1, sh),
-                             slice(c0, c0 + sw * (b1 - b0 - 1) + 1, sw), slice(a0, a1), slice(b0, b1), i, j))
-    return K.add_windows(out, cols, offsets)
+    offsets = window_offsets(kh, kw, sh, sw, ho, wo, (top, left, height, width))
+    return K.sum_windows(cols, offsets, (n, height, width, c))
