@@ -198,7 +198,7 @@ class Conv2D(_ConvBase):
         if self.requires_grad:
             self._accumulate_weight_grad(g.T @ cols)
             if self.bias is not None:
-                self.bias.grad += g.sum(axis=0)
+                self.bias.grad += K.channel_sum(grad_out)  # Σ over n, h, w
         if not self.input_grad:
             return None
         dcols = K.matmul_by_offset(g, self._wmat(), kh * kw)  # g @ Wm, one (N*Ho*Wo, C) block per offset
@@ -365,7 +365,7 @@ class ConvTranspose2D(_ConvBase):
     def _backward(self, grad_out, cache):
         xm, (n, ci, h, w) = cache
         if self.bias is not None and self.requires_grad:
-            self.bias.grad += grad_out.sum(axis=(0, 2, 3))
+            self.bias.grad += K.channel_sum(grad_out)  # Σ over n, h, w
         gc = self._grad_cols(grad_out, h, w)
         if self.requires_grad:
             self._accumulate_weight_grad(xm.T @ gc)

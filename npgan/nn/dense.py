@@ -109,7 +109,7 @@ class Dense(Layer):
     def _backward(self, grad_out, x):
         if self.requires_grad:
             self.weight.grad += x.T @ grad_out
-            self.bias.grad += grad_out.sum(axis=0)
+            self.bias.grad += K.channel_sum(grad_out)  # Σ over n
         if not self.input_grad:
             return None
         return K.matmul(grad_out, self.weight.data.T)  # grad_out @ W.T

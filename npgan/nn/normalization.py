@@ -329,7 +329,7 @@ class LayerNorm(Layer):
         g = grad_out.reshape(shape[0], -1)
         if self.requires_grad:
             self.weight.grad += (g * xhat).sum(axis=0).reshape(self.normalized_shape)
-            self.bias.grad += g.sum(axis=0).reshape(self.normalized_shape)
+            self.bias.grad += K.channel_sum(g).reshape(self.normalized_shape)
         if not self.input_grad:
             return None
         return (r * self._project(g * self.weight.data.reshape(1, -1), xhat)).reshape(shape)
