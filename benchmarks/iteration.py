@@ -123,6 +123,44 @@ def forward_flops(model, input_shape):
     return flops
 
 
+# how often each product runs in one iteration: (forward, weight gradient, input gradient,
+# the first layer's input gradient). G: forward twice (fakes for D, fakes for G's step),
+# backward once, no gradient for the noise. D: forward three times (real, fake, G's step),
+# weight gradients in its own step (real, fake), input gradients three times, but for the
+# data only in G's step
+PRODUCT_COUNTS = {"G": (2, 1, 1, 0), "D": (3, 2, 3, 1)}
+
+
+def matrix_products(model, input_shape, role):
+    """The matrix products of one iteration in an npgan Sequential on ``input_shape``:
+    ``[(label, (m, k, n), count)]``, each an (m, k) @ (k, n) product as the layer computes it
+    (Dense: x W, x^T g, g W^T; Conv2D: im2col rows times the weight matrix; ConvTranspose2D:
+    input rows times the weight matrix before col2im), ``role`` "G" or "D" for the counts."""
+    from npgan import backend as B
+    from npgan import nn
+    fwd, wgrad, dx, first_dx = PRODUCT_COUNTS[role]
+    products, shape = [], tuple(input_shape)
+    for i, layer in enumerate(model.layers):
+        out = layer.forward(B.get_backend().zeros(shape, dtype=B.get_dtype()), training=True).shape
+        n = shape[0]
+        if isinstance(layer, nn.Dense):
+            m, k, o = n, layer.in_features, layer.out_features
+        elif isinstance(layer, nn.Conv2D):
+            m, k, o = n * out[2] * out[3], shape[1] * layer.kernel_size[0] * layer.kernel_size[1], out[1]
+        elif isinstance(layer, nn.ConvTranspose2D):
+            m, k, o = n * shape[2] * shape[3], shape[1], out[1] * layer.kernel_size[0] * layer.kernel_size[1]
+        else:
+            shape = tuple(out)
+            continue
+        name = f"{role}.{i} {type(layer).__name__}"
+        # the weight gradient: x^T g for Dense and ConvTranspose2D, g^T im2col(x) for Conv2D
+        weight_grad = (o, m, k) if isinstance(layer, nn.Conv2D) else (k, m, o)
+        products += [(f"{name} forward", (m, k, o), fwd), (f"{name} weight grad", weight_grad, wgrad),
+                     (f"{name} input grad", (m, o, k), dx if i else first_dx)]
+        shape = tuple(out)
+    return [p for p in products if p[2]]
+
+
 def npgan_trainer(name, batch, backend_name):
     """(GANTrainer with Adam, a real batch) of model ``name`` on ``backend_name``, seeded."""
     from npgan.gan import GANTrainer

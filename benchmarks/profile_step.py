@@ -18,13 +18,22 @@ work itself (a better kernel helps). Each row sums a part's calls within one ite
 averaged over ``--repeat`` iterations, largest device time first. "whole iteration" is
 the synchronised wall time, averaged alike, clocks included; the difference to the parts' sum is the
 losses, the noise draws and the trainer's own code.
+
+A second table lists the iteration's matrix products (``benchmarks.iteration.matrix_products``:
+each layer's forward, weight-gradient and input-gradient product, with how often it runs),
+each timed alone on contiguous operands of its shape, best of several, and their sum: the
+time the iteration would take if nothing but its products ran, at the speed BLAS reaches
+on them alone. One minus its share of the whole iteration is the share spent outside the
+matrix products (im2col and col2im, normalisation, activations, the optimiser, copies,
+Python); inside an iteration a product's operands come from memory rather than cache, so
+the products' real share is somewhat larger and this share outside somewhat smaller.
 """
 
 import time
 from collections import defaultdict
 
 from .common import gpu_info, header_line, layer_timing_arguments
-from .iteration import MODELS, npgan_trainer
+from .iteration import MODELS, matrix_products, npgan_trainer
 
 
 class Clocks:
@@ -107,6 +116,41 @@ def main(argv=None):
     host, dev = sum(clocks.host.values()) / n * 1e3, sum(clocks.device.values()) / n * 1e3
     print(f"{'all parts':<34}{'':>6}{host:10.3f}{dev:11.3f}{dev / it:8.1%}")
     print(f"{'whole iteration':<34}{'':>6}{'':>10}{it:11.3f}{1:8.1%}")
+    print_products(trainer, real, args.model, it)
+
+
+def time_product(shape, B, repeat: int = 5) -> float:
+    """Seconds of one (m, k) @ (k, n) product on contiguous operands, best of ``repeat``
+    (``npgan.kernels.matmul``, as the layers compute a product whose k is 1)."""
+    from npgan import kernels as K
+    m, k, n = shape
+    a, b = B.normal((m, k)), B.normal((k, n))
+    K.matmul(a, b)  # warm-up
+    best = float("inf")
+    for _ in range(repeat):
+        B.synchronize()
+        t0 = time.perf_counter()
+        K.matmul(a, b)
+        B.synchronize()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def print_products(trainer, real, model, iteration_ms: float) -> None:
+    """The second table: the iteration's matrix products timed alone, and the share outside."""
+    from npgan import backend as B
+    latent = MODELS[model][0]
+    products = (matrix_products(trainer.generator, (real.shape[0], latent), "G")
+                + matrix_products(trainer.discriminator, real.shape, "D"))
+    print(f"\n{'matrix product':<34}{'calls':>6}{'m x k x n':>18}{'ms':>9}{'GFLOP/s':>9}")
+    total = 0.0
+    for label, shape, count in products:
+        seconds = time_product(shape, B)
+        total += count * seconds * 1e3
+        shape_text = "x".join(map(str, shape))
+        print(f"{label:<34}{count:>6}{shape_text:>18}{seconds * 1e3:9.3f}{2 * shape[0] * shape[1] * shape[2] / seconds / 1e9:9.1f}")
+    print(f"{'all products, timed alone':<34}{'':>6}{'':>18}{total:9.3f}{'':>9}  {total / iteration_ms:.1%} of the iteration")
+    print(f"{'outside the matrix products':<34}{'':>6}{'':>18}{iteration_ms - total:9.3f}{'':>9}  {1 - total / iteration_ms:.1%}")
 
 
 if __name__ == "__main__":

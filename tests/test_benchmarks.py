@@ -66,16 +66,37 @@ def test_iteration_benchmark_runs_on_toy2d_and_its_json_is_a_cpu_reference(tmp_p
 def test_profile_step_times_every_layer_and_optimiser_step_once_per_call():
     out = _run("profile_step", "--model", "toy2d", "--batch", "16", "--repeat", "2", "--threads", "1")
     assert out.returncode == 0, out.stderr
-    calls = {" ".join(line.split()[:3]): int(line.split()[3]) for line in out.stdout.splitlines()
+    layers, products = out.stdout.split("\n\n")
+    calls = {" ".join(line.split()[:3]): int(line.split()[3]) for line in layers.splitlines()
              if line[:2] in ("G.", "D.", "G ", "D ")}
     # Algorithm 1 with k = 1: D runs on real, on fakes and in G's step; G forward twice, backward once
     assert calls["D.0 Dense forward"] == calls["D.0 Dense backward"] == 3
     assert calls["G.0 Dense forward"] == 2 and calls["G.0 Dense backward"] == 1
     assert calls["G Adam step"] == calls["D Adam step"] == 1
     assert len(calls) == 2 * (5 + 5) + 2  # each of the 5 layers of G and of D, both passes; two steps
-    whole = float(out.stdout.splitlines()[-1].split()[-2])
-    parts = float(out.stdout.splitlines()[-2].split()[-2])
+    whole = float(layers.splitlines()[-1].split()[-2])
+    parts = float(layers.splitlines()[-2].split()[-2])
     assert 0 < parts <= whole
+    # the products table: each Dense's three products, but no input gradient for G's noise
+    counts = {line[:34].strip(): int(line[34:40]) for line in products.splitlines() if line[:2] in ("G.", "D.")}
+    assert len(counts) == 3 * 6 - 1 and "G.0 Dense input grad" not in counts
+    assert counts["D.0 Dense input grad"] == 1 and counts["D.2 Dense input grad"] == 3
+    assert counts["D.0 Dense weight grad"] == 2 and counts["G.2 Dense forward"] == 2
+    alone = float(products.splitlines()[-2].split()[-5])
+    assert 0 < alone < whole and products.splitlines()[-1].startswith("outside the matrix products")
+
+
+def test_matrix_products_count_the_forward_flops():
+    """The products' forward entries add up to ``forward_flops``, per model and role."""
+    iteration = _bench_module("iteration")
+    for name in iteration.MODELS:
+        G, D = iteration.npgan_models(name)
+        latent, shape = iteration.MODELS[name]
+        for model, role, inp in ((G, "G", (4, latent)), (D, "D", (4,) + shape)):
+            forward = iteration.PRODUCT_COUNTS[role][0]
+            flops = sum(2 * m * k * n for label, (m, k, n), count in iteration.matrix_products(model, inp, role)
+                        if label.endswith("forward") and count == forward)
+            assert flops == iteration.forward_flops(model, inp), (name, role)
 
 
 def test_tf32_is_chosen_alike_for_cupy_and_pytorch(monkeypatch):
