@@ -17,9 +17,12 @@ clipped to the rows and columns inside the crop, so the result is a fresh contig
 with no padded intermediate.
 
 How the code runs it: `im2col` copies one strided view of the image (all windows at once,
-`npgan.kernels.copy_windows`), `col2im` makes one in-place strided add per kernel offset
-$(u, v)$ (`npgan.kernels.add_windows`), and both kernels split the batch between threads; the
-index formulas below are their plain reference.
+`npgan.kernels.copy_windows`); `col2im` adds each kernel offset $(u, v)$'s entries onto the
+pixels they came from (`npgan.kernels.sum_windows`, which sums the offsets that land on the
+same stride phase of the image in a contiguous buffer). The layers hand `col2im` their
+products offset by offset (`npgan.kernels.matmul_by_offset`), so that each offset's entries
+are contiguous in memory. Both kernels split the batch between threads; the index formulas
+below are their plain reference.
 """
 
 from __future__ import annotations
@@ -163,8 +166,9 @@ def col2im(cols, n: int, hp: int, wp: int, c: int, kh: int, kw: int,
     so $\bar x = \operatorname{col2im}(\overline{\operatorname{cols}})$: a copy's gradient is
     summed back onto its source, over every copy.
 
-    **Arguments.** `hp`, `wp` are the padded image's size; `kh`, `kw`, `sh`, `sw`, `ho`, `wo`
-    as for `im2col`. `crop = (top, left, height, width)` returns only that part of the image,
+    **Arguments.** `cols` is $\Phi$, `(N*Ho*Wo, kh*kw*C)` or `(N*Ho*Wo, kh*kw, C)` (the latter
+    in any memory layout, such as `npgan.kernels.matmul_by_offset`'s offset-major one). `hp`,
+    `wp` are the padded image's size; `kh`, `kw`, `sh`, `sw`, `ho`, `wo` as for `im2col`. `crop = (top, left, height, width)` returns only that part of the image,
     `(N, height, width, C)`, computed directly (nothing outside it is added up): with
     `crop = (p, p, H, W)` it is exactly the sum above over the unpadded positions.
     """
