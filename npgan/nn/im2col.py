@@ -168,7 +168,8 @@ def col2im(cols, n: int, hp: int, wp: int, c: int, kh: int, kw: int,
 
     **Arguments.** `cols` is $\Phi$, `(N*Ho*Wo, kh*kw*C)` or `(N*Ho*Wo, kh*kw, C)` (the latter
     in any memory layout, such as `npgan.kernels.matmul_by_offset`'s offset-major one). `hp`,
-    `wp` are the padded image's size; `kh`, `kw`, `sh`, `sw`, `ho`, `wo` as for `im2col`. `crop = (top, left, height, width)` returns only that part of the image,
+    `wp` are the padded image's size; `kh`, `kw`, `sh`, `sw`, `ho`, `wo` as for `im2col`.
+    `crop = (top, left, height, width)` returns only that part of the image,
     `(N, height, width, C)`, computed directly (nothing outside it is added up): with
     `crop = (p, p, H, W)` it is exactly the sum above over the unpadded positions.
     """
