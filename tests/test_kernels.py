@@ -174,3 +174,14 @@ def test_kernel_matches_its_reference(backend_name, kernel, data, dtype, threads
                 like = args[2] if kernel is K.channel_scale else args[1] if kernel in (
                     K.channel_sums, K.batch_norm_input_grad, K.relu_grad, K.leaky_relu_grad) else args[0]
                 assert _channels_last(g) == _channels_last(like), kernel.__name__
+
+
+@pytest.mark.parametrize("c", [1, 8])
+def test_matmul_by_offset_lays_each_offset_out_contiguously(backend_name, c):
+    """Offset-major for blocks of 8 channels or more (col2im reads one offset at a time), the
+    row-major product for narrower ones; the same numbers either way."""
+    a, b = B.normal((10, 3)), B.normal((3, 4 * c))
+    got = K.matmul_by_offset(a, b, 4)
+    assert all(got[:, j, :].flags.c_contiguous for j in range(4)) == (c >= 8)
+    assert got.flags.c_contiguous == (c < 8)
+    np.testing.assert_allclose(B.to_numpy(got), B.to_numpy(a @ b).reshape(10, 4, c), rtol=1e-5, atol=1e-5)
