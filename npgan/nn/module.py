@@ -235,6 +235,8 @@ class Layer:
         own = self.__dict__.get("_parameters")
         if own:  # the common case, a leaf with parameters: no walk over sublayers
             return next(iter(own.values())).data.dtype
+        if not self.__dict__.get("_children"):  # a leaf without parameters (an activation)
+            return None
         ps = self.parameters()
         return ps[0].data.dtype if ps else None
 
