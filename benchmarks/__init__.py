@@ -6,6 +6,7 @@ finds both ``benchmarks`` and ``npgan`` without an install:
     python -m benchmarks.iteration --threads 2     # a full GAN iteration, npgan against PyTorch
     python -m benchmarks.layers --threads 2        # Conv2D / ConvTranspose2D at DCGAN sizes
     python -m benchmarks.profile_step              # where an iteration's time goes, per layer pass
+    python -m benchmarks.compare BEFORE_TREE       # the same iteration in two source trees, in turn
     python -m benchmarks.penalty                   # what a gradient penalty costs a D step
     python -m benchmarks.contention                # training speed beside busy processes
     python -m benchmarks.quality                   # modes captured over seeds

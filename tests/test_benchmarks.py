@@ -259,3 +259,17 @@ def test_every_table_starts_with_the_same_header():
     assert table.startswith(f"Mean ± std over seeds 0 ({common.machine_line()}; NumPy ")
     assert "1 thread(s) per run)." in table.splitlines()[0]
     assert "    npgan train --data fashion-mnist --seed S --out RUN" in table
+
+
+def test_compare_times_two_trees_in_turn_and_refuses_a_tree_without_the_benchmarks(tmp_path):
+    out = _run("compare", ".", "--models", "toy2d", "--batches", "8", "--rounds", "2", "--block", "2",
+               "--threads", "1")
+    assert out.returncode == 0, out.stderr
+    header, columns, row = out.stdout.strip().splitlines()
+    assert "before " in header and "after " in header and columns.split()[:3] == ["model", "batch", "before"]
+    model, batch, before, after, ratio = row.split()[:5]
+    assert (model, batch) == ("toy2d", "8") and float(before) > 0 and float(after) > 0
+    rounding = 0.01 / min(float(before), float(after))  # the times are printed to 0.01 ms
+    assert abs(float(ratio) - float(after) / float(before)) <= rounding + 1e-3  # after / before
+    refused = _run("compare", str(tmp_path))
+    assert refused.returncode != 0 and "not an npgan source tree" in refused.stderr

@@ -1,0 +1,135 @@
+"""Before against after: the same training iteration timed in two source trees, in one run.
+
+    git worktree add /tmp/before <commit>                       # the code to compare against
+    python -m benchmarks.compare /tmp/before [--after .] [--models dcgan28] [--batches 64 256]
+
+(from the repository root). Each tree runs in a worker process of its own, with its own
+``npgan`` and ``benchmarks`` (the tree's ``benchmarks.iteration``, its models and its
+trainer), set up as ``benchmarks.common.prepare_process`` does. The workers take turns: a block
+of iterations in one (its first call untimed), then a block in the other, ``--rounds`` times,
+so that a drift in the machine's speed reaches both sides. A wall-clock comparison of two runs
+made one after the other cannot resolve a few percent on a shared machine; this one can.
+
+Columns: the median and the 10th percentile of every timed iteration of each tree, and their
+ratios after / before (below 1: the change made it faster). The header names both trees'
+commits (``+changes`` when a tree has uncommitted changes).
+
+Both trees need ``benchmarks/iteration.py`` with ``npgan_trainer`` (any npgan from the
+package layout of ``python -m benchmarks.iteration`` on).
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import time
+
+# This file also runs as a worker script inside the *other* tree (``python compare.py
+# --worker``), where ``benchmarks`` is that tree's package: so it imports nothing from this
+# package at its top, and the worker only what every tree has.
+
+
+def worker(model: str, batch: int, threads: int) -> None:
+    """Build the tree's trainer, then answer each line "K" with the K iteration times (JSON)."""
+    from benchmarks.common import prepare_process
+    prepare_process(threads)
+    from benchmarks.iteration import npgan_trainer
+    trainer, real = npgan_trainer(model, batch, "numpy")
+    for _ in range(2):  # warm-up: the allocator's pools, OpenBLAS's threads
+        trainer.train_step(real)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        trainer.train_step(real)  # untimed: the first call after the other tree's block
+        times = []
+        for _ in range(int(line)):
+            t0 = time.perf_counter()
+            trainer.train_step(real)
+            times.append(time.perf_counter() - t0)
+        print(json.dumps(times), flush=True)
+
+
+def revision(tree: pathlib.Path) -> str:
+    """The tree's commit, short, with ``+changes`` when it has uncommitted changes."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tree), *args], capture_output=True, text=True).stdout.strip()
+    rev = git("rev-parse", "--short", "HEAD") or "not a git tree"
+    return rev + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def start(tree: pathlib.Path, model: str, batch: int, threads: int) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    proc = subprocess.Popen([sys.executable, __file__, "--worker", model, str(batch), str(threads)],
+                            cwd=tree, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    if proc.stdout.readline().strip() != "ready":
+        proc.kill()
+        raise SystemExit(f"compare: the worker in {tree} did not start (does it have "
+                         f"benchmarks/iteration.py with npgan_trainer?)")
+    return proc
+
+
+def block_size(model: str, batch: int) -> int:
+    """Iterations a block: about a second of work, at least 2."""
+    per_sample_ms = {"toy2d": 0.005, "mlp784": 0.1, "dcgan28": 1.5}.get(model, 1.5)
+    return max(2, int(1000 / (per_sample_ms * batch)))
+
+
+def compare(before: pathlib.Path, after: pathlib.Path, model: str, batch: int, threads: int,
+            rounds: int, block: int | None) -> dict:
+    """{"before": [seconds...], "after": [seconds...]} of one model and batch size."""
+    k = block or block_size(model, batch)
+    procs = {"before": start(before, model, batch, threads), "after": start(after, model, batch, threads)}
+    times = {name: [] for name in procs}
+    try:
+        for _ in range(rounds):
+            for name, proc in procs.items():
+                proc.stdin.write(f"{k}\n")
+                proc.stdin.flush()
+                times[name] += json.loads(proc.stdout.readline())
+    finally:
+        for proc in procs.values():
+            proc.stdin.close()
+            proc.wait()
+    return times
+
+
+def percentile10(values) -> float:
+    return sorted(values)[len(values) // 10]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("before", type=pathlib.Path, help="the source tree to compare against")
+    ap.add_argument("--after", type=pathlib.Path, default=pathlib.Path("."), help="default: this tree")
+    ap.add_argument("--models", nargs="+", default=["dcgan28"], choices=["toy2d", "mlp784", "dcgan28"])
+    ap.add_argument("--batches", type=int, nargs="+", default=[64])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=8, help="blocks of iterations for each tree")
+    ap.add_argument("--block", type=int, help="iterations a block (default: about a second's worth)")
+    args = ap.parse_args(argv)
+    before, after = args.before.resolve(), args.after.resolve()
+    for tree in (before, after):
+        if not (tree / "npgan").is_dir() or not (tree / "benchmarks" / "iteration.py").is_file():
+            raise SystemExit(f"compare: {tree} is not an npgan source tree with benchmarks/iteration.py")
+    from .common import header_line, prepare_process
+    prepare_process(args.threads)  # the header reads NumPy's version; the workers set up their own
+    print("# " + header_line(f"before {revision(before)} ({before})", f"after {revision(after)} ({after})",
+                             "float32", threads=args.threads))
+    print(f"{'model':<9}{'batch':>6}{'before ms':>11}{'after ms':>10}{'after/before':>14}"
+          f"{'before p10':>12}{'after p10':>11}{'p10 ratio':>11}")
+    for model in args.models:
+        for batch in args.batches:
+            t = compare(before, after, model, batch, args.threads, args.rounds, args.block)
+            med = {name: statistics.median(v) * 1e3 for name, v in t.items()}
+            low = {name: percentile10(v) * 1e3 for name, v in t.items()}
+            print(f"{model:<9}{batch:>6}{med['before']:11.2f}{med['after']:10.2f}{med['after'] / med['before']:14.3f}"
+                  f"{low['before']:12.2f}{low['after']:11.2f}{low['after'] / low['before']:11.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--worker"]:
+        worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        main()
