@@ -3,9 +3,9 @@
     git worktree add /tmp/before <commit>                       # the code to compare against
     python -m benchmarks.compare /tmp/before [--after .] [--models dcgan28] [--batches 64 256]
 
-(from the repository root). Each tree runs in a worker process of its own, with its own
-``npgan`` and ``benchmarks`` (the tree's ``benchmarks.iteration``, its models and its
-trainer), set up as ``benchmarks.common.prepare_process`` does. The workers take turns: a block
+(from the repository root). Each tree runs in a worker process of its own, started in that
+tree, with the tree's own ``npgan`` and ``benchmarks`` (its ``benchmarks.iteration``, its models
+and its trainer), set up as ``benchmarks.common.prepare_process`` does. The workers take turns: a block
 of iterations in one (its first call untimed), then a block in the other, ``--rounds`` times,
 so that a drift in the machine's speed reaches both sides. A wall-clock comparison of two runs
 made one after the other cannot resolve a few percent on a shared machine; this one can.
@@ -19,17 +19,13 @@ package layout of ``python -m benchmarks.iteration`` on).
 """
 
 import argparse
+import inspect
 import json
-import os
 import pathlib
 import statistics
 import subprocess
 import sys
 import time
-
-# This file also runs as a worker script inside the *other* tree (``python compare.py
-# --worker``), where ``benchmarks`` is that tree's package: so it imports nothing from this
-# package at its top, and the worker only what every tree has.
 
 
 def worker(model: str, batch: int, threads: int) -> None:
@@ -40,7 +36,8 @@ def worker(model: str, batch: int, threads: int) -> None:
     trainer, real = npgan_trainer(model, batch, "numpy")
     for _ in range(2):  # warm-up: the allocator's pools, OpenBLAS's threads
         trainer.train_step(real)
-    print("ready", flush=True)
+    import npgan
+    print("ready", npgan.__file__, flush=True)  # which npgan this worker times
     for line in sys.stdin:
         trainer.train_step(real)  # untimed: the first call after the other tree's block
         times = []
@@ -59,14 +56,22 @@ def revision(tree: pathlib.Path) -> str:
     return rev + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
+# a worker runs `worker` as `python -c` in its tree, whose `npgan` and `benchmarks` are then
+# the first on its path (the directory `-c` starts in), ahead of any installed npgan
+WORKER = f"import json, sys, time\n\n{inspect.getsource(worker)}\nworker(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))\n"
+
+
 def start(tree: pathlib.Path, model: str, batch: int, threads: int) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    proc = subprocess.Popen([sys.executable, __file__, "--worker", model, str(batch), str(threads)],
-                            cwd=tree, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    if proc.stdout.readline().strip() != "ready":
+    proc = subprocess.Popen([sys.executable, "-c", WORKER, model, str(batch), str(threads)],
+                            cwd=tree, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    word, _, npgan_file = proc.stdout.readline().strip().partition(" ")
+    if word != "ready":
         proc.kill()
         raise SystemExit(f"compare: the worker in {tree} did not start (does it have "
                          f"benchmarks/iteration.py with npgan_trainer?)")
+    if not pathlib.Path(npgan_file).resolve().is_relative_to(tree):
+        proc.kill()
+        raise SystemExit(f"compare: the worker in {tree} imported another npgan ({npgan_file})")
     return proc
 
 
@@ -129,7 +134,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--worker"]:
-        worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
-    else:
-        main()
+    main()
