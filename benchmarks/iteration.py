@@ -102,27 +102,6 @@ def torch_models(name, torch):
     return G, D
 
 
-def forward_flops(model, input_shape):
-    """Matrix-product FLOPs of one forward pass of an npgan Sequential on ``input_shape``."""
-    from npgan import backend as B
-    from npgan import nn
-    flops, shape = 0, tuple(input_shape)
-    for layer in model.layers:
-        x = B.get_backend().zeros(shape, dtype=B.get_dtype())
-        out = layer.forward(x, training=True).shape
-        n = shape[0]
-        if isinstance(layer, nn.Dense):
-            flops += 2 * n * layer.in_features * layer.out_features
-        elif isinstance(layer, nn.Conv2D):
-            kh, kw = layer.kernel_size
-            flops += 2 * n * out[2] * out[3] * layer.out_channels * layer.in_channels * kh * kw
-        elif isinstance(layer, nn.ConvTranspose2D):
-            kh, kw = layer.kernel_size
-            flops += 2 * n * shape[2] * shape[3] * layer.in_channels * layer.out_channels * kh * kw
-        shape = tuple(out)
-    return flops
-
-
 # how often each product runs in one iteration: (forward, weight gradient, input gradient,
 # the first layer's input gradient). G: forward twice (fakes for D, fakes for G's step),
 # backward once, no gradient for the noise. D: forward three times (real, fake, G's step),
@@ -159,6 +138,13 @@ def matrix_products(model, input_shape, role):
                      (f"{name} input grad", (m, o, k), dx if i else first_dx)]
         shape = tuple(out)
     return [p for p in products if p[2]]
+
+
+def forward_flops(model, input_shape):
+    """Matrix-product FLOPs of one forward pass of an npgan Sequential on ``input_shape``:
+    2 m k n summed over ``matrix_products``' forward entries."""
+    return sum(2 * m * k * n for label, (m, k, n), _ in matrix_products(model, input_shape, "G")
+               if label.endswith(" forward"))
 
 
 def npgan_trainer(name, batch, backend_name):
