@@ -351,8 +351,14 @@ def adam_update(p, g, m, v, beta1: float, beta2: float, eps: float, step_size: f
 
     On NumPy a contiguous array is updated block by block (`ADAM_BLOCK` elements), every
     operation running on a block while it sits in cache: about one trip to memory instead of
-    a dozen; the blocks are split between threads. CuPy updates whole arrays."""
+    a dozen; the blocks are split between threads. CuPy updates whole arrays. The step is
+    computed as $m / (\sqrt{v}\, c + e)$ with $c$ = inv_bc2 / step_size and $e$ = eps / step_size,
+    the same value with one multiplication fewer; a step size so small that $c$ would
+    overflow p's dtype takes the reference formula instead."""
     arrays = (p, g, m, v)
+    if not inv_bc2 / _finfo_max(p) < step_size:  # the folded constant c would overflow p's dtype
+        adam_update_reference(p, g, m, v, beta1, beta2, eps, step_size, inv_bc2)
+        return
     if B.backend_name() != "numpy" or p.size <= ADAM_BLOCK or not all(a.flags.c_contiguous for a in arrays):
         _adam_block(p, g, m, v, beta1, beta2, eps, step_size, inv_bc2)
         return
@@ -368,22 +374,28 @@ def adam_update(p, g, m, v, beta1: float, beta2: float, eps: float, step_size: f
 
 
 def _adam_block(p, g, m, v, beta1, beta2, eps, step_size, inv_bc2):
-    """One block of `adam_update`, written as m += (1-b1)(g - m) and v += (1-b2)(g^2 - v) so
-    that it needs one temporary."""
+    """One block of `adam_update` in twelve passes and one temporary: m += (1-b1)(g - m),
+    v += (1-b2)(g^2 - v), and the step written as m / (sqrt(v) c + e) with the step size
+    folded into c = inv_bc2 / step_size and e = eps / step_size (one multiplication fewer).
+    The constants are scalars of p's dtype, so no pass goes through float64."""
     xp = B.get_backend()
+    one = p.dtype.type
     tmp = g - m
-    tmp *= 1 - beta1
+    tmp *= one(1 - beta1)
     m += tmp
     xp.multiply(g, g, out=tmp)
     tmp -= v
-    tmp *= 1 - beta2
+    tmp *= one(1 - beta2)
     v += tmp
     xp.sqrt(v, out=tmp)
-    tmp *= inv_bc2
-    tmp += eps
+    tmp *= one(inv_bc2 / step_size)
+    tmp += one(eps / step_size)
     xp.divide(m, tmp, out=tmp)
-    tmp *= step_size
     p -= tmp
+
+
+def _finfo_max(a) -> float:
+    return float(B.get_backend().finfo(a.dtype).max)
 
 
 @_reference_of(adam_update)
