@@ -2,6 +2,7 @@
 
     git worktree add /tmp/before <commit>                       # the code to compare against
     python -m benchmarks.compare /tmp/before [--after .] [--models dcgan28] [--batches 64 256]
+    python -m benchmarks.compare . --after-env OPENBLAS_CORETYPE=Haswell   # a setting, one tree
 
 (from the repository root). Each tree runs in a worker process of its own, started in that
 tree, with the tree's own ``npgan`` and ``benchmarks`` (its ``benchmarks.iteration``, its models
@@ -12,7 +13,9 @@ made one after the other cannot resolve a few percent on a shared machine; this 
 
 Columns: the median and the 10th percentile of every timed iteration of each tree, and their
 ratios after / before (below 1: the change made it faster). The header names both trees'
-commits (``+changes`` when a tree has uncommitted changes).
+commits (``+changes`` when a tree has uncommitted changes) and the environment variables
+given to each side (``--before-env``, ``--after-env``: ``VAR=VALUE``, set in that side's worker
+before it loads NumPy, so they reach what reads its environment once, like OpenBLAS).
 
 Both trees need ``benchmarks/iteration.py`` with ``npgan_trainer`` (any npgan from the
 package layout of ``python -m benchmarks.iteration`` on).
@@ -21,6 +24,7 @@ package layout of ``python -m benchmarks.iteration`` on).
 import argparse
 import inspect
 import json
+import os
 import pathlib
 import statistics
 import subprocess
@@ -61,9 +65,21 @@ def revision(tree: pathlib.Path) -> str:
 WORKER = f"import json, sys, time\n\n{inspect.getsource(worker)}\nworker(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))\n"
 
 
-def start(tree: pathlib.Path, model: str, batch: int, threads: int) -> subprocess.Popen:
+def environment(specs) -> dict:
+    """``["VAR=VALUE", ...]`` as a dict; one clear line for a spec without a name or ``=``."""
+    env = {}
+    for spec in specs or ():
+        name, eq, value = spec.partition("=")
+        if not eq or not name.strip() or any(c.isspace() for c in name):
+            raise SystemExit(f"compare: expected VAR=VALUE for an environment variable, got {spec!r}")
+        env[name] = value
+    return env
+
+
+def start(tree: pathlib.Path, model: str, batch: int, threads: int, env: dict | None = None) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-c", WORKER, model, str(batch), str(threads)],
-                            cwd=tree, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                            cwd=tree, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
     word, _, npgan_file = proc.stdout.readline().strip().partition(" ")
     if word != "ready":
         proc.kill()
@@ -82,10 +98,13 @@ def block_size(model: str, batch: int) -> int:
 
 
 def compare(before: pathlib.Path, after: pathlib.Path, model: str, batch: int, threads: int,
-            rounds: int, block: int | None) -> dict:
-    """{"before": [seconds...], "after": [seconds...]} of one model and batch size."""
+            rounds: int, block: int | None, envs: dict | None = None) -> dict:
+    """{"before": [seconds...], "after": [seconds...]} of one model and batch size; ``envs``
+    maps "before" and "after" to the environment variables set in that side's worker."""
     k = block or block_size(model, batch)
-    procs = {"before": start(before, model, batch, threads), "after": start(after, model, batch, threads)}
+    envs = envs or {}
+    procs = {"before": start(before, model, batch, threads, envs.get("before")),
+             "after": start(after, model, batch, threads, envs.get("after"))}
     times = {name: [] for name in procs}
     try:
         for _ in range(rounds):
@@ -113,20 +132,24 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=8, help="blocks of iterations for each tree")
     ap.add_argument("--block", type=int, help="iterations a block (default: about a second's worth)")
+    ap.add_argument("--before-env", nargs="+", metavar="VAR=VALUE", help="set in the before worker")
+    ap.add_argument("--after-env", nargs="+", metavar="VAR=VALUE", help="set in the after worker")
     args = ap.parse_args(argv)
+    envs = {"before": environment(args.before_env), "after": environment(args.after_env)}
     before, after = args.before.resolve(), args.after.resolve()
     for tree in (before, after):
         if not (tree / "npgan").is_dir() or not (tree / "benchmarks" / "iteration.py").is_file():
             raise SystemExit(f"compare: {tree} is not an npgan source tree with benchmarks/iteration.py")
     from .common import header_line, prepare_process
     prepare_process(args.threads)  # the header reads NumPy's version; the workers set up their own
-    print("# " + header_line(f"before {revision(before)} ({before})", f"after {revision(after)} ({after})",
-                             "float32", threads=args.threads))
+    sides = {name: f"{name} {revision(tree)} ({tree})" + "".join(f" {k}={v}" for k, v in envs[name].items())
+             for name, tree in (("before", before), ("after", after))}
+    print("# " + header_line(sides["before"], sides["after"], "float32", threads=args.threads))
     print(f"{'model':<9}{'batch':>6}{'before ms':>11}{'after ms':>10}{'after/before':>14}"
           f"{'before p10':>12}{'after p10':>11}{'p10 ratio':>11}")
     for model in args.models:
         for batch in args.batches:
-            t = compare(before, after, model, batch, args.threads, args.rounds, args.block)
+            t = compare(before, after, model, batch, args.threads, args.rounds, args.block, envs)
             med = {name: statistics.median(v) * 1e3 for name, v in t.items()}
             low = {name: percentile10(v) * 1e3 for name, v in t.items()}
             print(f"{model:<9}{batch:>6}{med['before']:11.2f}{med['after']:10.2f}{med['after'] / med['before']:14.3f}"

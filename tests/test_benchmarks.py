@@ -270,13 +270,17 @@ def test_every_table_starts_with_the_same_header():
 
 def test_compare_times_two_trees_in_turn_and_refuses_a_tree_without_the_benchmarks(tmp_path):
     out = _run("compare", ".", "--models", "toy2d", "--batches", "8", "--rounds", "2", "--block", "2",
-               "--threads", "1")
+               "--threads", "1", "--after-env", "OPENBLAS_THREAD_TIMEOUT=20")
     assert out.returncode == 0, out.stderr
     header, columns, row = out.stdout.strip().splitlines()
     assert "before " in header and "after " in header and columns.split()[:3] == ["model", "batch", "before"]
+    before_side, after_side = header.split("before ")[1].split("; ")[0], header.split("after ")[1].split("; ")[0]
+    assert after_side.endswith(" OPENBLAS_THREAD_TIMEOUT=20") and "OPENBLAS" not in before_side
     model, batch, before, after, ratio = row.split()[:5]
     assert (model, batch) == ("toy2d", "8") and float(before) > 0 and float(after) > 0
     rounding = 0.01 / min(float(before), float(after))  # the times are printed to 0.01 ms
     assert abs(float(ratio) - float(after) / float(before)) <= rounding + 1e-3  # after / before
     refused = _run("compare", str(tmp_path))
     assert refused.returncode != 0 and "not an npgan source tree" in refused.stderr
+    refused = _run("compare", ".", "--after-env", "OPENBLAS_CORETYPE")
+    assert refused.returncode != 0 and "expected VAR=VALUE" in refused.stderr.strip().splitlines()[-1]
