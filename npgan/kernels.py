@@ -361,46 +361,51 @@ def adam_update(p, g, m, v, beta1: float, beta2: float, eps: float, step_size: f
     the same value with one multiplication fewer; a step size so small that $c$ would
     overflow p's dtype takes the reference formula instead."""
     arrays = (p, g, m, v)
-    if not inv_bc2 / _finfo_max(p) < step_size:  # the folded constant c would overflow p's dtype
+    one = p.dtype.type  # the constants as scalars of p's dtype: no pass goes through float64
+    c = one(inv_bc2 / step_size) if step_size > 0 and inv_bc2 / step_size < _largest(p.dtype) else None
+    if c is None:  # a zero step, or a folded constant that would overflow p's dtype
         adam_update_reference(p, g, m, v, beta1, beta2, eps, step_size, inv_bc2)
         return
+    constants = (one(1 - beta1), one(1 - beta2), c, one(eps / step_size))
     if B.backend_name() != "numpy" or p.size <= ADAM_BLOCK or not all(a.flags.c_contiguous for a in arrays):
-        _adam_block(p, g, m, v, beta1, beta2, eps, step_size, inv_bc2)
+        _adam_block(p, g, m, v, *constants)
         return
     flat = [a.reshape(-1) for a in arrays]  # views: the updates land in p, m, v
     starts = range(0, p.size, ADAM_BLOCK)
 
     def update(lo, hi):
         for start in starts[lo:hi]:
-            _adam_block(*(a[start:start + ADAM_BLOCK] for a in flat), beta1, beta2, eps, step_size, inv_bc2)
+            _adam_block(*(a[start:start + ADAM_BLOCK] for a in flat), *constants)
 
     # a dozen passes over each element: two blocks already pay for a second thread
     runtime.parallel_for(update, len(starts), p.size, min_work=2 * ADAM_BLOCK, threads=_threads())
 
 
-def _adam_block(p, g, m, v, beta1, beta2, eps, step_size, inv_bc2):
+def _adam_block(p, g, m, v, one_minus_beta1, one_minus_beta2, c, e):
     """One block of `adam_update` in twelve passes and one temporary: m += (1-b1)(g - m),
-    v += (1-b2)(g^2 - v), and the step written as m / (sqrt(v) c + e) with the step size
-    folded into c = inv_bc2 / step_size and e = eps / step_size (one multiplication fewer).
-    The constants are scalars of p's dtype, so no pass goes through float64."""
+    v += (1-b2)(g^2 - v), p -= m / (sqrt(v) c + e)."""
     xp = B.get_backend()
-    one = p.dtype.type
     tmp = g - m
-    tmp *= one(1 - beta1)
+    tmp *= one_minus_beta1
     m += tmp
     xp.multiply(g, g, out=tmp)
     tmp -= v
-    tmp *= one(1 - beta2)
+    tmp *= one_minus_beta2
     v += tmp
     xp.sqrt(v, out=tmp)
-    tmp *= one(inv_bc2 / step_size)
-    tmp += one(eps / step_size)
+    tmp *= c
+    tmp += e
     xp.divide(m, tmp, out=tmp)
     p -= tmp
 
 
-def _finfo_max(a) -> float:
-    return float(B.get_backend().finfo(a.dtype).max)
+_LARGEST = {}  # dtype -> its largest finite value
+
+
+def _largest(dtype) -> float:
+    if dtype not in _LARGEST:
+        _LARGEST[dtype] = float(B.get_backend().finfo(dtype).max)
+    return _LARGEST[dtype]
 
 
 @_reference_of(adam_update)
