@@ -231,8 +231,8 @@ def channel_sum_reference(x):
 
 
 def channel_centre(x, mean):
-    """(x − μ, Σ (x − μ)² per channel): x centred, in x's memory layout (it becomes x̂'s
-    memory in `batch_norm_affine`), and its per-channel sum of squares, in one pass."""
+    """(x − μ, Σ (x − μ)² per channel): x centred, in x's memory layout (what BatchNorm keeps
+    for its backward pass), and its per-channel sum of squares, in one pass."""
     xp = B.get_backend()
     last = _channels_last(x)
     x3, x2, spec = _rows(x, last)
@@ -254,80 +254,82 @@ def channel_centre_reference(x, mean):
     return centred, (centred * centred).sum(axis=_channel_axes(x))
 
 
-def batch_norm_affine(x, mean, r, gamma, beta, centred=None):
-    """(x̂, y) with x̂ = (x − μ) r and y = γ x̂ + β per channel, in x's memory layout.
-    `centred`, x − μ from `channel_centre`, is reused as x̂'s memory when given."""
+def batch_norm_affine(x, mean, scale, beta, centred=None):
+    """(x − μ, y) with y = scale ⊙ (x − μ) + β per channel, in x's memory layout. With
+    scale = γ r this is y = γ x̂ + β, x̂ = (x − μ) r, without writing x̂ out: two passes when
+    `centred` (x − μ, from `channel_centre`) is given, and then it is returned as it is;
+    three without."""
     xp = B.get_backend()
     last = _channels_last(x)
     _, x2, _ = _rows(x, last)
     if centred is None:
-        xhat, mean_row = xp.empty_like(x2), _row(mean, x2, last)
+        c2, mean_row = xp.empty_like(x2), _row(mean, x2, last)
     else:
-        _, xhat, _ = _rows(centred, last)
-    r_row, gamma_row, beta_row = _row(r, x2, last), _row(gamma, x2, last), _row(beta, x2, last)
+        _, c2, _ = _rows(centred, last)
+    scale_row, beta_row = _row(scale, x2, last), _row(beta, x2, last)
     y = xp.empty_like(x2)
 
     def normalise(lo, hi):
-        d, out = xhat[lo:hi], y[lo:hi]
+        d, out = c2[lo:hi], y[lo:hi]
         if centred is None:
             xp.subtract(x2[lo:hi], mean_row, out=d)
-        d *= r_row
-        xp.multiply(d, gamma_row, out=out)
+        xp.multiply(d, scale_row, out=out)
         out += beta_row
 
     _over_batch(normalise, x)
-    return _unrows(xhat, x.shape, last), _unrows(y, x.shape, last)
+    return (_unrows(c2, x.shape, last) if centred is None else centred), _unrows(y, x.shape, last)
 
 
 @_reference_of(batch_norm_affine)
-def batch_norm_affine_reference(x, mean, r, gamma, beta, centred=None):
+def batch_norm_affine_reference(x, mean, scale, beta, centred=None):
     c = lambda v: _per_channel(v, x.ndim)  # noqa: E731
-    xhat = (x - c(mean)) * c(r)
-    return xhat, c(gamma) * xhat + c(beta)
+    centred = x - c(mean)
+    return centred, c(scale) * centred + c(beta)
 
 
-def channel_sums(dy, xhat):
-    """(Σ dy ⊙ x̂, Σ dy) per channel, over the batch and positions; in x̂'s memory layout
+def channel_sums(dy, z):
+    """(Σ dy ⊙ z, Σ dy) per channel, over the batch and positions; in z's memory layout
     (Σ dy is `channel_sum`)."""
     xp = B.get_backend()
-    last = _channels_last(xhat)
+    last = _channels_last(z)
     g3, _, spec = _rows(dy, last)
-    x3, _, _ = _rows(xhat, last)
-    return _summed(_over_batch(lambda lo, hi: xp.einsum(f"{spec},{spec}->c", g3[lo:hi], x3[lo:hi]), dy)), \
+    z3, _, _ = _rows(z, last)
+    return _summed(_over_batch(lambda lo, hi: xp.einsum(f"{spec},{spec}->c", g3[lo:hi], z3[lo:hi]), dy)), \
         channel_sum(dy)
 
 
 @_reference_of(channel_sums)
-def channel_sums_reference(dy, xhat):
+def channel_sums_reference(dy, z):
     axes = _channel_axes(dy)
-    return (dy * xhat).sum(axis=axes), dy.sum(axis=axes)
+    return (dy * z).sum(axis=axes), dy.sum(axis=axes)
 
 
-def batch_norm_input_grad(dy, xhat, scale, mean_dy, mean_dy_xhat):
-    """scale ⊙ (dy − mean(dy) − x̂ ⊙ mean(dy ⊙ x̂)), the per-channel vectors given; in x̂'s
-    memory layout."""
+def batch_norm_input_grad(dy, centred, scale, mean_dy, slope):
+    """scale ⊙ (dy − mean(dy) − (x − μ) ⊙ slope) per channel, the per-channel vectors given, in
+    the memory layout of `centred` (x − μ). With scale = γ r and slope = r mean(dy ⊙ x̂) this
+    is BatchNorm's γ r (dy − mean(dy) − x̂ mean(dy ⊙ x̂)), since x̂ = (x − μ) r."""
     xp = B.get_backend()
-    last = _channels_last(xhat)
+    last = _channels_last(centred)
     _, g2, _ = _rows(dy, last)
-    _, x2, _ = _rows(xhat, last)
-    scale_row, mean_row, mean_x_row = (_row(v, x2, last) for v in (scale, mean_dy, mean_dy_xhat))
-    dx = xp.empty_like(x2)
+    _, c2, _ = _rows(centred, last)
+    scale_row, mean_row, slope_row = (_row(v, c2, last) for v in (scale, mean_dy, slope))
+    dx = xp.empty_like(c2)
 
     def run(lo, hi):
         d = dx[lo:hi]
-        xp.multiply(x2[lo:hi], mean_x_row, out=d)   # x̂ mean(dy x̂)
+        xp.multiply(c2[lo:hi], slope_row, out=d)    # (x - mu) slope = x̂ mean(dy x̂)
         d += mean_row                               # + mean(dy)
         xp.subtract(g2[lo:hi], d, out=d)            # dy - mean(dy) - x̂ mean(dy x̂)
         d *= scale_row
 
     _over_batch(run, dy)
-    return _unrows(dx, xhat.shape, last)
+    return _unrows(dx, centred.shape, last)
 
 
 @_reference_of(batch_norm_input_grad)
-def batch_norm_input_grad_reference(dy, xhat, scale, mean_dy, mean_dy_xhat):
+def batch_norm_input_grad_reference(dy, centred, scale, mean_dy, slope):
     c = lambda v: _per_channel(v, dy.ndim)  # noqa: E731
-    return c(scale) * (dy - c(mean_dy) - xhat * c(mean_dy_xhat))
+    return c(scale) * (dy - c(mean_dy) - centred * c(slope))
 
 
 def channel_scale(dy, scale, like):

@@ -95,7 +95,11 @@ class BatchNorm(Layer):
 
     This is the form the code uses: $\bar y$ with its mean and its component along $\hat x$
     taken out, scaled by $\gamma r$; the whole backward pass is the two sums over $\bar y$
-    and four elementwise passes.
+    and four elementwise passes. The code keeps $x_k - \mu$ rather than $\hat x_k$, and
+    folds $r$ into per-channel constants: $y_k = (\gamma r)(x_k - \mu) + \beta$,
+    $\bar\gamma = r \sum_k \bar y_k (x_k - \mu)$ and
+    $\hat x_k \frac{\bar\gamma}{m} = (x_k - \mu)\, r \frac{\bar\gamma}{m}$, which saves
+    the forward pass a pass over the activations that would only write $\hat x$ out.
 
     **Backward to the input, eval.** $\mu$ and $\sigma^2$ are constants, so only the direct
     path is left: $\bar x_k = \gamma\, r\, \bar y_k$.
@@ -122,7 +126,7 @@ class BatchNorm(Layer):
     single process's on the same rows, and so are its $\bar x$ and its parameter sums; the
     average over ranks of those sums is the single process's $\bar\gamma$, $\bar\beta$.
 
-    Cache: $\hat x$ (in x's memory layout), $r$ and the mode.
+    Cache: $x - \mu$ (in x's memory layout), $r$ and the mode.
     """
 
     def __init__(self, num_features: int, momentum: float = 0.1, eps: float = 1e-5):
@@ -167,14 +171,16 @@ class BatchNorm(Layer):
         else:
             mu, var, centred = self.running_mean, self.running_var, None
         r = 1.0 / B.get_backend().sqrt(var + self.eps)
-        xhat, y = K.batch_norm_affine(x, mu, r, self.weight.data, self.bias.data, centred)
-        return y, (xhat, r, training)
+        # y = gamma xhat + beta = (gamma r)(x - mu) + beta
+        centred, y = K.batch_norm_affine(x, mu, self.weight.data * r, self.bias.data, centred)
+        return y, (centred, r, training)
 
     def _backward(self, grad_out, cache):
-        xhat, r, training = cache
-        m = self._values_per_channel(xhat)
+        centred, r, training = cache  # x - mu, and r: xhat = (x - mu) r
+        m = self._values_per_channel(centred)
         if training or self.requires_grad:
-            sum_g_xhat, sum_g = K.channel_sums(grad_out, xhat)  # dL/dgamma, dL/dbeta
+            sum_g_centred, sum_g = K.channel_sums(grad_out, centred)
+            sum_g_xhat = r * sum_g_centred  # dL/dgamma = sum g xhat = r sum g (x - mu); dL/dbeta = sum g
             if self.requires_grad:
                 self.weight.grad += sum_g_xhat
                 self.bias.grad += sum_g
@@ -185,8 +191,9 @@ class BatchNorm(Layer):
             if self.comm is not None:
                 sums = self.comm.allreduce(B.get_backend().concatenate([sum_g_xhat, sum_g]))
                 sum_g_xhat, sum_g = sums[:self.num_features], sums[self.num_features:]
-            return K.batch_norm_input_grad(grad_out, xhat, scale, sum_g / m, sum_g_xhat / m)
-        return K.channel_scale(grad_out, scale, like=xhat)  # gamma r g
+            # xhat mean(g xhat) = (x - mu) (r mean(g xhat))
+            return K.batch_norm_input_grad(grad_out, centred, scale, sum_g / m, r * sum_g_xhat / m)
+        return K.channel_scale(grad_out, scale, like=centred)  # gamma r g
 
     def second_order_refusal(self):
         return ("BatchNorm mixes the samples of a batch through its statistics, so a sample's "
