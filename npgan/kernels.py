@@ -434,6 +434,31 @@ def matmul_reference(a, b):
 
 
 # -- convolution windows (im2col / col2im) ---------------------------------------------------------------
+def pad_channels_last(x, ph: int, pw: int):
+    """An (N, C, H, W) array, in any memory layout, zero-padded by `ph` rows and `pw` columns on
+    each side into a fresh channels-last (N, H + 2ph, W + 2pw, C) array: one copy of x into
+    the middle, zeros written on the border only; the batch split between threads."""
+    xp = B.get_backend()
+    n, c, h, w = x.shape
+    out = xp.empty((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
+    src = x.transpose(0, 2, 3, 1)
+
+    def pad(lo, hi):
+        o = out[lo:hi]
+        o[:, ph:ph + h, pw:pw + w, :] = src[lo:hi]
+        if ph or pw:
+            o[:, :ph], o[:, ph + h:] = 0, 0
+            o[:, ph:ph + h, :pw], o[:, ph:ph + h, pw + w:] = 0, 0
+
+    _over_batch(pad, out)
+    return out
+
+
+@_reference_of(pad_channels_last)
+def pad_channels_last_reference(x, ph: int, pw: int):
+    return B.get_backend().pad(x.transpose(0, 2, 3, 1), ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+
+
 def copy_windows(windows):
     """A contiguous copy of a strided `(N, ...)` view of all of an image's windows: im2col's one
     copy, split over the batch between threads."""

@@ -122,6 +122,9 @@ CASES = {
     K.channel_scale: _scale,
     K.adam_update: _adam,
     K.copy_windows: _windows,
+    K.pad_channels_last: lambda draw, dtype: (_array(draw, (draw(st.integers(1, 4)), draw(st.integers(1, 3)),
+                                                            draw(st.integers(1, 4)), draw(st.integers(1, 4))), dtype),
+                                              draw(st.integers(0, 2)), draw(st.integers(0, 2))),
     K.matmul_by_offset: lambda draw, dtype: (lambda k, c: (B.normal((draw(st.integers(1, 7)), 3), dtype=dtype),
                                                            B.normal((3, k * c), dtype=dtype), k))(
         draw(st.integers(1, 5)), draw(st.integers(1, 4))),
@@ -171,7 +174,7 @@ def test_kernel_matches_its_reference(backend_name, kernel, data, dtype, threads
     for g, w in pairs:
         assert g.shape == w.shape and g.dtype == w.dtype
         np.testing.assert_allclose(_host(g), _host(w), rtol=tol, atol=tol)
-    if args and hasattr(args[0], "ndim") and args[0].ndim == 4 and kernel is not K.adam_update:
+    if args and hasattr(args[0], "ndim") and args[0].ndim == 4 and kernel not in (K.adam_update, K.pad_channels_last):
         for g in got:  # outputs keep the layout of what they were computed from
             if hasattr(g, "ndim") and g.ndim == 4 and g.shape == args[0].shape:
                 like = args[2] if kernel is K.channel_scale else args[1] if kernel in (

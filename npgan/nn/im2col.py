@@ -61,15 +61,9 @@ def conv_output_size(size: int, k: int, s: int, p: int) -> int:
 
 
 def pad_nhwc(x_nchw, ph: int, pw: int):
-    """Zero-pad an (N, C, H, W) array into a fresh (N, H + 2ph, W + 2pw, C) channels-last array."""
-    xp = B.get_backend()
-    n, c, h, w = x_nchw.shape
-    out = xp.empty((n, h + 2 * ph, w + 2 * pw, c), dtype=x_nchw.dtype)
-    out[:, ph:ph + h, pw:pw + w, :] = x_nchw.transpose(0, 2, 3, 1)
-    if ph or pw:  # zero only the border, not the whole array first
-        out[:, :ph], out[:, ph + h:] = 0, 0
-        out[:, ph:ph + h, :pw], out[:, ph:ph + h, pw + w:] = 0, 0
-    return out
+    """Zero-pad an (N, C, H, W) array into a fresh (N, H + 2ph, W + 2pw, C) channels-last array
+    (`npgan.kernels.pad_channels_last`)."""
+    return K.pad_channels_last(x_nchw, ph, pw)
 
 
 def im2col(x_nhwc, kh: int, kw: int, sh: int, sw: int, ho: int, wo: int):
