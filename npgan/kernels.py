@@ -363,12 +363,12 @@ def adam_update(p, g, m, v, beta1: float, beta2: float, eps: float, step_size: f
     the same value with one multiplication fewer; a step size so small that $c$ would
     overflow p's dtype takes the reference formula instead."""
     arrays = (p, g, m, v)
-    one = p.dtype.type  # the constants as scalars of p's dtype: no pass goes through float64
-    c = one(inv_bc2 / step_size) if step_size > 0 and inv_bc2 / step_size < _largest(p.dtype) else None
-    if c is None:  # a zero step, or a folded constant that would overflow p's dtype
+    c = inv_bc2 / step_size if step_size > 0 else float("inf")
+    if not c < _largest(p.dtype):  # a zero step, or a folded constant that would overflow p's dtype
         adam_update_reference(p, g, m, v, beta1, beta2, eps, step_size, inv_bc2)
         return
-    constants = (one(1 - beta1), one(1 - beta2), c, one(eps / step_size))
+    one = p.dtype.type  # the constants as scalars of p's dtype: no pass goes through float64
+    constants = (one(1 - beta1), one(1 - beta2), one(c), one(eps / step_size))
     if B.backend_name() != "numpy" or p.size <= ADAM_BLOCK or not all(a.flags.c_contiguous for a in arrays):
         _adam_block(p, g, m, v, *constants)
         return
