@@ -1,5 +1,6 @@
-"""Each promise of a run folder at its edges (README: "What a run folder guarantees", "Bad input
-of any kind ends in one line"), one family of hostile cases per section, named after the promise.
+"""Each promise of a run folder at its edges (docs/guides/run-folders.md: "What a run folder
+guarantees", and its paragraph on bad input of any kind), one family of hostile cases per
+section, named after the promise.
 """
 
 import hashlib
