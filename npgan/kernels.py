@@ -25,6 +25,8 @@ and per-channel vectors of shape `(C,)`; their outputs are shaped like x.
 
 from __future__ import annotations
 
+import functools
+
 from . import backend as B
 from . import runtime
 
@@ -401,13 +403,10 @@ def _adam_block(p, g, m, v, one_minus_beta1, one_minus_beta2, c, e):
     p -= tmp
 
 
-_LARGEST = {}  # dtype -> its largest finite value
-
-
+@functools.cache
 def _largest(dtype) -> float:
-    if dtype not in _LARGEST:
-        _LARGEST[dtype] = float(B.host.finfo(dtype).max)  # dtypes are NumPy's on either backend
-    return _LARGEST[dtype]
+    """The dtype's largest finite value (dtypes are NumPy's on either backend)."""
+    return float(B.host.finfo(dtype).max)
 
 
 @_reference_of(adam_update)
